@@ -1,0 +1,1 @@
+//! The Aether-V v1 gRPC contract.
