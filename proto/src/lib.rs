@@ -57,7 +57,7 @@ pub mod notifications {
 /// they import), for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("aetherv_descriptor");
 
-/// Fully-qualified names of the five services, as reflection lists them.
+/// Fully-qualified names of the five product services, as reflection lists them.
 pub const SERVICE_NAMES: &[&str] = &[
     "aetherv.remotetasks.v1.RemoteTasks",
     "aetherv.hostdeploy.v1.HostDeploy",
@@ -65,3 +65,6 @@ pub const SERVICE_NAMES: &[&str] = &[
     "aetherv.jobs.v1.Jobs",
     "aetherv.notifications.v1.Notifications",
 ];
+
+/// The diagnostics service every server registers (through `aetherv-runtime`).
+pub const DIAGNOSTICS_SERVICE_NAME: &str = "aetherv.common.v1.Diagnostics";

@@ -2,7 +2,7 @@
 //! every service, method, message, field and enum carries a comment (the descriptor set
 //! keeps the source comments, so `grpcurl describe` shows them).
 
-use aetherv_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
+use aetherv_proto::{DIAGNOSTICS_SERVICE_NAME, FILE_DESCRIPTOR_SET, SERVICE_NAMES};
 use prost::Message;
 use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
 
@@ -32,7 +32,11 @@ fn every_service_is_in_the_descriptor_set() {
         })
         .collect();
     services.sort();
-    let mut expected: Vec<String> = SERVICE_NAMES.iter().map(|name| name.to_string()).collect();
+    let mut expected: Vec<String> = SERVICE_NAMES
+        .iter()
+        .chain([&DIAGNOSTICS_SERVICE_NAME])
+        .map(|name| name.to_string())
+        .collect();
     expected.sort();
     assert_eq!(services, expected);
 }
