@@ -177,7 +177,6 @@ enum AcceptorInner {
 /// The server side of an NTLM handshake (raw NTLM or SPNEGO-wrapped NTLM).
 pub(crate) struct NtlmAcceptor {
     inner: AcceptorInner,
-    computer_name: String,
 }
 
 fn account_of(username: &str) -> &str {
@@ -231,7 +230,7 @@ impl NtlmAcceptor {
         } else {
             return Err(AuthError::UnknownToken);
         };
-        Ok(NtlmAcceptor { inner, computer_name: computer_name.to_owned() })
+        Ok(NtlmAcceptor { inner })
     }
 
     /// Feeds one client token.
@@ -291,11 +290,6 @@ impl NtlmAcceptor {
             AcceptorInner::Ntlm(n) => SealingContext::Ntlm(n),
             AcceptorInner::Negotiate(n) => SealingContext::Negotiate(n),
         }
-    }
-
-    /// The computer name this acceptor announces.
-    pub(crate) fn computer_name(&self) -> &str {
-        &self.computer_name
     }
 }
 
