@@ -45,7 +45,8 @@ pub struct EncryptedParts {
 /// True when an HTTP Content-Type names an SPNEGO-encrypted multipart body.
 pub fn is_encrypted_content_type(ct: &str) -> bool {
     let lower = ct.to_ascii_lowercase();
-    lower.starts_with("multipart/encrypted") && lower.contains(&PROTOCOL_SPNEGO.to_ascii_lowercase())
+    lower.starts_with("multipart/encrypted")
+        && lower.contains(&PROTOCOL_SPNEGO.to_ascii_lowercase())
 }
 
 /// Frames a sealed message.
@@ -71,7 +72,9 @@ fn line_at(body: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 fn header_value<'a>(line: &'a [u8], name: &str) -> Option<&'a str> {
-    let text = std::str::from_utf8(line).ok()?.trim_start_matches([' ', '\t']);
+    let text = std::str::from_utf8(line)
+        .ok()?
+        .trim_start_matches([' ', '\t']);
     let (k, v) = text.split_once(':')?;
     k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
 }
@@ -109,7 +112,11 @@ pub fn decode(body: &[u8]) -> Result<EncryptedParts, FramingError> {
         let field = field.trim();
         if let Some((k, v)) = field.split_once('=') {
             if k.trim().eq_ignore_ascii_case("Length") {
-                length = Some(v.trim().parse::<usize>().map_err(|_| FramingError::BadLength)?);
+                length = Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| FramingError::BadLength)?,
+                );
                 continue;
             }
             if k.trim().eq_ignore_ascii_case("type") {
@@ -126,7 +133,9 @@ pub fn decode(body: &[u8]) -> Result<EncryptedParts, FramingError> {
     // Second part: one header line, then the binary payload up to the closing boundary.
     let (line, next) = line_at(body, pos).ok_or(FramingError::Truncated)?;
     if header_value(line, "Content-Type").is_none() {
-        return Err(FramingError::MissingHeader("Content-Type: application/octet-stream"));
+        return Err(FramingError::MissingHeader(
+            "Content-Type: application/octet-stream",
+        ));
     }
     pos = next;
     let closing = format!("--{BOUNDARY}--");
@@ -193,9 +202,15 @@ mod tests {
     fn decode_rejects_bad_framing() {
         assert_eq!(decode(b"hello"), Err(FramingError::NoBoundary));
         let good = encode(&[1; 16], b"x", 1);
-        assert_eq!(decode(&good[..good.len() - 25]), Err(FramingError::Truncated));
+        assert_eq!(
+            decode(&good[..good.len() - 25]),
+            Err(FramingError::Truncated)
+        );
         let wrong = String::from_utf8_lossy(&good).replace("HTTP-SPNEGO", "HTTP-CredSSP");
-        assert!(matches!(decode(wrong.as_bytes()), Err(FramingError::WrongProtocol(_))));
+        assert!(matches!(
+            decode(wrong.as_bytes()),
+            Err(FramingError::WrongProtocol(_))
+        ));
         let nolen = String::from_utf8_lossy(&good).replace("Length=1", "Length=x");
         assert_eq!(decode(nolen.as_bytes()), Err(FramingError::BadLength));
         let mut badsig = encode(&[1; 16], b"x", 1);
@@ -203,6 +218,8 @@ mod tests {
         badsig[at] = 200;
         assert_eq!(decode(&badsig), Err(FramingError::BadSignatureLength(200)));
         assert!(is_encrypted_content_type(CONTENT_TYPE));
-        assert!(!is_encrypted_content_type("application/soap+xml;charset=UTF-8"));
+        assert!(!is_encrypted_content_type(
+            "application/soap+xml;charset=UTF-8"
+        ));
     }
 }

@@ -56,7 +56,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     };
     let mut secs = 0f64;
     let mut any = false;
-    for (part, units) in [(date, &[('D', 86400.0)][..]), (time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..])] {
+    for (part, units) in [
+        (date, &[('D', 86400.0)][..]),
+        (time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
+    ] {
         let mut num = String::new();
         for c in part.chars() {
             if c.is_ascii_digit() || c == '.' {
@@ -316,7 +319,10 @@ mod tests {
     #[test]
     fn durations_round_trip_and_refuse_negative() {
         assert_eq!(parse_duration("PT20S"), Some(Duration::from_secs(20)));
-        assert_eq!(parse_duration("PT7200.000S"), Some(Duration::from_secs(7200)));
+        assert_eq!(
+            parse_duration("PT7200.000S"),
+            Some(Duration::from_secs(7200))
+        );
         assert_eq!(parse_duration("PT1M30S"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("P0DT0H0M5S"), Some(Duration::from_secs(5)));
         assert_eq!(parse_duration("PT0.5S"), Some(Duration::from_millis(500)));

@@ -35,8 +35,7 @@ pub const MSG_UNKNOWN_COMMAND: &str = "The Windows Remote Shell received a reque
 /// Reason text of `w:InvalidSelectors`.
 pub const MSG_INVALID_SELECTORS: &str = "The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ";
 /// Text of `w:TimedOut`.
-pub const MSG_OPERATION_TIMEOUT: &str =
-    "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ";
+pub const MSG_OPERATION_TIMEOUT: &str = "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ";
 
 /// A provider fault nested in the WSManFault message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +171,13 @@ impl Fault {
 
     /// `w:TimedOut` (2150858793), as a Receive long poll answers when nothing happened.
     pub fn operation_timeout(machine: &str) -> Fault {
-        Fault::new("s:Receiver", "w:TimedOut", CODE_OPERATION_TIMEOUT, machine, MSG_OPERATION_TIMEOUT)
+        Fault::new(
+            "s:Receiver",
+            "w:TimedOut",
+            CODE_OPERATION_TIMEOUT,
+            machine,
+            MSG_OPERATION_TIMEOUT,
+        )
     }
 
     /// `w:InvalidSelectors` (2150858843) for a command id that does not exist.
@@ -182,7 +187,13 @@ impl Fault {
             fault_detail: Some(
                 "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors".into(),
             ),
-            ..Fault::new("s:Sender", "w:InvalidSelectors", CODE_INVALID_SELECTORS, machine, MSG_UNKNOWN_COMMAND)
+            ..Fault::new(
+                "s:Sender",
+                "w:InvalidSelectors",
+                CODE_INVALID_SELECTORS,
+                machine,
+                MSG_UNKNOWN_COMMAND,
+            )
         }
     }
 
@@ -196,12 +207,24 @@ impl Fault {
             fault_detail: Some(
                 "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors".into(),
             ),
-            ..Fault::new("s:Sender", "w:InvalidSelectors", CODE_INVALID_SELECTORS, machine, &msg)
+            ..Fault::new(
+                "s:Sender",
+                "w:InvalidSelectors",
+                CODE_INVALID_SELECTORS,
+                machine,
+                &msg,
+            )
         }
     }
 
     /// A fault raised by the shell plugin, nested as `f:ProviderFault` like Windows does.
-    pub fn provider(code: &str, subcode: &str, wsman_code: u32, machine: &str, text: &str) -> Fault {
+    pub fn provider(
+        code: &str,
+        subcode: &str,
+        wsman_code: u32,
+        machine: &str,
+        text: &str,
+    ) -> Fault {
         Fault {
             message: None,
             provider_fault: Some(ProviderFault {
@@ -219,7 +242,13 @@ impl Fault {
             fault_detail: Some(
                 "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue".into(),
             ),
-            ..Fault::provider("s:Sender", "w:InvalidParameter", CODE_INVALID_PARAMETER, machine, "The parameter is incorrect. ")
+            ..Fault::provider(
+                "s:Sender",
+                "w:InvalidParameter",
+                CODE_INVALID_PARAMETER,
+                machine,
+                "The parameter is incorrect. ",
+            )
         }
     }
 
@@ -248,9 +277,17 @@ impl Fault {
     /// The `s:Fault` element.
     pub fn to_xml(&self) -> String {
         let mut s = String::new();
-        let _ = write!(s, "<s:Fault><s:Code><s:Value>{}</s:Value>", escape(&self.code));
+        let _ = write!(
+            s,
+            "<s:Fault><s:Code><s:Value>{}</s:Value>",
+            escape(&self.code)
+        );
         if let Some(sub) = &self.subcode {
-            let _ = write!(s, "<s:Subcode><s:Value>{}</s:Value></s:Subcode>", escape(sub));
+            let _ = write!(
+                s,
+                "<s:Subcode><s:Value>{}</s:Value></s:Subcode>",
+                escape(sub)
+            );
         }
         s.push_str("</s:Code>");
         let reason = self.reason.as_deref().unwrap_or_else(|| self.text());
@@ -296,7 +333,11 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ws-management fault {}", self.subcode.as_deref().unwrap_or(&self.code))?;
+        write!(
+            f,
+            "ws-management fault {}",
+            self.subcode.as_deref().unwrap_or(&self.code)
+        )?;
         if let Some(code) = self.wsman_code {
             write!(f, " (code {code})")?;
         }
@@ -346,10 +387,19 @@ mod tests {
         assert_eq!(p.text(), "The parameter is incorrect.");
         assert_eq!(p.kind(), FaultKind::Other);
 
-        assert_eq!(round_trip(&Fault::filename_too_long("m")).kind(), FaultKind::CommandLineTooLong);
+        assert_eq!(
+            round_trip(&Fault::filename_too_long("m")).kind(),
+            FaultKind::CommandLineTooLong
+        );
         let busy = Fault::new("s:Receiver", "w:InternalError", CODE_BUSY, "m", "busy");
         assert_eq!(round_trip(&busy).kind(), FaultKind::Busy);
-        let denied = Fault::new("s:Sender", "w:AccessDenied", CODE_ACCESS_DENIED_HRESULT, "m", "no");
+        let denied = Fault::new(
+            "s:Sender",
+            "w:AccessDenied",
+            CODE_ACCESS_DENIED_HRESULT,
+            "m",
+            "no",
+        );
         assert_eq!(round_trip(&denied).kind(), FaultKind::AccessDenied);
     }
 
@@ -357,7 +407,9 @@ mod tests {
     fn display_names_code_machine_and_text() {
         let f = Fault::unknown_command("host1");
         let s = f.to_string();
-        assert!(s.contains("w:InvalidSelectors") && s.contains("2150858843") && s.contains("host1"));
+        assert!(
+            s.contains("w:InvalidSelectors") && s.contains("2150858843") && s.contains("host1")
+        );
         assert!(s.contains("command identifier that does not exist"));
     }
 }

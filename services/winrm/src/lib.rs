@@ -90,7 +90,12 @@ pub(crate) mod ntlm;
 pub mod server;
 pub mod xml;
 
-pub use client::{AuthMethod, Client, ClientConfig, CommandSpec, Error, OutputChunk, OutputStream, Password, Shell};
+pub use client::{
+    AuthMethod, Client, ClientConfig, CommandSpec, Error, OutputChunk, OutputStream, Password,
+    Shell,
+};
 pub use fault::{Fault, FaultKind};
 pub use messages::{CommandOptions, ShellOptions, Signal};
-pub use server::{CommandHandler, CommandRequest, ProcessFuture, ProcessIo, ServerConfig, ServerUser, WinrmServer};
+pub use server::{
+    CommandHandler, CommandRequest, ProcessFuture, ProcessIo, ServerConfig, ServerUser, WinrmServer,
+};

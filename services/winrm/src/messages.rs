@@ -91,9 +91,18 @@ impl CommandState {
 
     fn from_uri(uri: &str) -> Option<CommandState> {
         let tail = uri.trim().rsplit('/').next()?;
-        [CommandState::Pending, CommandState::Running, CommandState::Done]
-            .into_iter()
-            .find(|s| s.uri().rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(tail)))
+        [
+            CommandState::Pending,
+            CommandState::Running,
+            CommandState::Done,
+        ]
+        .into_iter()
+        .find(|s| {
+            s.uri()
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(tail))
+        })
     }
 }
 
@@ -124,7 +133,9 @@ pub struct ReceiveOutput {
 impl ReceiveOutput {
     /// True when the command reported Done.
     pub fn is_done(&self) -> bool {
-        self.status.as_ref().is_some_and(|s| s.state == CommandState::Done)
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.state == CommandState::Done)
     }
 
     /// The exit code, when Done.
@@ -153,7 +164,10 @@ fn parse_exit_code(s: &str) -> Option<i32> {
 }
 
 fn invalid(field: &'static str, value: &str) -> EnvelopeError {
-    EnvelopeError::Invalid { field, value: value.to_owned() }
+    EnvelopeError::Invalid {
+        field,
+        value: value.to_owned(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -164,7 +178,10 @@ fn invalid(field: &'static str, value: &str) -> EnvelopeError {
 pub fn create_request(opts: &ShellOptions) -> (Vec<(&'static str, String)>, String) {
     let mut options = Vec::new();
     if let Some(np) = opts.no_profile {
-        options.push((ns::OPT_NOPROFILE, if np { "TRUE" } else { "FALSE" }.to_owned()));
+        options.push((
+            ns::OPT_NOPROFILE,
+            if np { "TRUE" } else { "FALSE" }.to_owned(),
+        ));
     }
     if let Some(cp) = opts.codepage {
         options.push((ns::OPT_CODEPAGE, cp.to_string()));
@@ -173,15 +190,28 @@ pub fn create_request(opts: &ShellOptions) -> (Vec<(&'static str, String)>, Stri
         "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>",
     );
     if let Some(t) = opts.idle_timeout {
-        let _ = write!(body, "<rsp:IdleTimeOut>{}</rsp:IdleTimeOut>", format_duration(t));
+        let _ = write!(
+            body,
+            "<rsp:IdleTimeOut>{}</rsp:IdleTimeOut>",
+            format_duration(t)
+        );
     }
     if let Some(wd) = &opts.working_directory {
-        let _ = write!(body, "<rsp:WorkingDirectory>{}</rsp:WorkingDirectory>", escape(wd));
+        let _ = write!(
+            body,
+            "<rsp:WorkingDirectory>{}</rsp:WorkingDirectory>",
+            escape(wd)
+        );
     }
     if !opts.environment.is_empty() {
         body.push_str("<rsp:Environment>");
         for (k, v) in &opts.environment {
-            let _ = write!(body, r#"<rsp:Variable Name="{}">{}</rsp:Variable>"#, escape(k), escape(v));
+            let _ = write!(
+                body,
+                r#"<rsp:Variable Name="{}">{}</rsp:Variable>"#,
+                escape(k),
+                escape(v)
+            );
         }
         body.push_str("</rsp:Environment>");
     }
@@ -190,17 +220,31 @@ pub fn create_request(opts: &ShellOptions) -> (Vec<(&'static str, String)>, Stri
 }
 
 /// Reads a Create request.
-pub fn parse_create_request(header: &Header, body: &Element) -> Result<ShellOptions, EnvelopeError> {
-    let shell = body.child(ns::SHELL, "Shell").ok_or(EnvelopeError::Missing("rsp:Shell"))?;
+pub fn parse_create_request(
+    header: &Header,
+    body: &Element,
+) -> Result<ShellOptions, EnvelopeError> {
+    let shell = body
+        .child(ns::SHELL, "Shell")
+        .ok_or(EnvelopeError::Missing("rsp:Shell"))?;
     let codepage = header
         .option(ns::OPT_CODEPAGE)
-        .map(|v| v.trim().parse::<u32>().map_err(|_| invalid(ns::OPT_CODEPAGE, v)))
+        .map(|v| {
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| invalid(ns::OPT_CODEPAGE, v))
+        })
         .transpose()?;
     let environment = shell
         .child(ns::SHELL, "Environment")
         .map(|env| {
             env.children_named(ns::SHELL, "Variable")
-                .map(|v| (v.attr("Name").unwrap_or_default().to_owned(), v.text.clone()))
+                .map(|v| {
+                    (
+                        v.attr("Name").unwrap_or_default().to_owned(),
+                        v.text.clone(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -227,10 +271,19 @@ pub fn command_request(
 ) -> (Vec<(&'static str, String)>, String) {
     let mut options = Vec::new();
     if let Some(c) = opts.console_mode_stdin {
-        options.push((ns::OPT_CONSOLEMODE_STDIN, if c { "TRUE" } else { "FALSE" }.to_owned()));
+        options.push((
+            ns::OPT_CONSOLEMODE_STDIN,
+            if c { "TRUE" } else { "FALSE" }.to_owned(),
+        ));
     }
-    options.push((ns::OPT_SKIP_CMD_SHELL, if opts.skip_cmd_shell { "TRUE" } else { "FALSE" }.to_owned()));
-    let mut body = format!("<rsp:CommandLine><rsp:Command>{}</rsp:Command>", escape(command));
+    options.push((
+        ns::OPT_SKIP_CMD_SHELL,
+        if opts.skip_cmd_shell { "TRUE" } else { "FALSE" }.to_owned(),
+    ));
+    let mut body = format!(
+        "<rsp:CommandLine><rsp:Command>{}</rsp:Command>",
+        escape(command)
+    );
     for a in args {
         let _ = write!(body, "<rsp:Arguments>{}</rsp:Arguments>", escape(a));
     }
@@ -266,12 +319,22 @@ pub fn joined_command_line(command: &str, args: &[String]) -> String {
 }
 
 /// Reads a Command request.
-pub fn parse_command_request(header: &Header, body: &Element) -> Result<CommandLine, EnvelopeError> {
-    let cl = body.child(ns::SHELL, "CommandLine").ok_or(EnvelopeError::Missing("rsp:CommandLine"))?;
-    let command = cl.child(ns::SHELL, "Command").ok_or(EnvelopeError::Missing("rsp:Command"))?;
+pub fn parse_command_request(
+    header: &Header,
+    body: &Element,
+) -> Result<CommandLine, EnvelopeError> {
+    let cl = body
+        .child(ns::SHELL, "CommandLine")
+        .ok_or(EnvelopeError::Missing("rsp:CommandLine"))?;
+    let command = cl
+        .child(ns::SHELL, "Command")
+        .ok_or(EnvelopeError::Missing("rsp:Command"))?;
     Ok(CommandLine {
         command: command.text.trim().to_owned(),
-        arguments: cl.children_named(ns::SHELL, "Arguments").map(|a| a.text.clone()).collect(),
+        arguments: cl
+            .children_named(ns::SHELL, "Arguments")
+            .map(|a| a.text.clone())
+            .collect(),
         command_id: cl.attr("CommandId").map(str::to_owned),
         options: CommandOptions {
             skip_cmd_shell: header.bool_option(ns::OPT_SKIP_CMD_SHELL)?.unwrap_or(false),
@@ -291,8 +354,14 @@ pub fn send_request(command_id: &str, data: &[u8], end: bool) -> String {
 }
 
 fn parse_stream(el: &Element) -> Result<StreamChunk, EnvelopeError> {
-    let text: String = el.text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let data = B64.decode(text.as_bytes()).map_err(|_| invalid("rsp:Stream", &el.text))?;
+    let text: String = el
+        .text
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let data = B64
+        .decode(text.as_bytes())
+        .map_err(|_| invalid("rsp:Stream", &el.text))?;
     Ok(StreamChunk {
         name: el.attr("Name").unwrap_or_default().to_owned(),
         command_id: el.attr("CommandId").map(str::to_owned),
@@ -303,8 +372,12 @@ fn parse_stream(el: &Element) -> Result<StreamChunk, EnvelopeError> {
 
 /// Reads a Send request: its stdin chunks.
 pub fn parse_send_request(body: &Element) -> Result<Vec<StreamChunk>, EnvelopeError> {
-    let send = body.child(ns::SHELL, "Send").ok_or(EnvelopeError::Missing("rsp:Send"))?;
-    send.children_named(ns::SHELL, "Stream").map(parse_stream).collect()
+    let send = body
+        .child(ns::SHELL, "Send")
+        .ok_or(EnvelopeError::Missing("rsp:Send"))?;
+    send.children_named(ns::SHELL, "Stream")
+        .map(parse_stream)
+        .collect()
 }
 
 /// Body of a Receive request.
@@ -317,8 +390,12 @@ pub fn receive_request(command_id: &str) -> String {
 
 /// Reads a Receive request: the command id it asks about, if any.
 pub fn parse_receive_request(body: &Element) -> Result<Option<String>, EnvelopeError> {
-    let r = body.child(ns::SHELL, "Receive").ok_or(EnvelopeError::Missing("rsp:Receive"))?;
-    Ok(r.child(ns::SHELL, "DesiredStream").and_then(|d| d.attr("CommandId")).map(str::to_owned))
+    let r = body
+        .child(ns::SHELL, "Receive")
+        .ok_or(EnvelopeError::Missing("rsp:Receive"))?;
+    Ok(r.child(ns::SHELL, "DesiredStream")
+        .and_then(|d| d.attr("CommandId"))
+        .map(str::to_owned))
 }
 
 /// Body of a Signal request.
@@ -332,8 +409,12 @@ pub fn signal_request(command_id: &str, signal: Signal) -> String {
 
 /// Reads a Signal request: command id and signal.
 pub fn parse_signal_request(body: &Element) -> Result<(Option<String>, Signal), EnvelopeError> {
-    let s = body.child(ns::SHELL, "Signal").ok_or(EnvelopeError::Missing("rsp:Signal"))?;
-    let code = s.child(ns::SHELL, "Code").ok_or(EnvelopeError::Missing("rsp:Code"))?;
+    let s = body
+        .child(ns::SHELL, "Signal")
+        .ok_or(EnvelopeError::Missing("rsp:Signal"))?;
+    let code = s
+        .child(ns::SHELL, "Code")
+        .ok_or(EnvelopeError::Missing("rsp:Code"))?;
     let signal = Signal::from_uri(&code.text).ok_or_else(|| invalid("rsp:Code", &code.text))?;
     Ok((s.attr("CommandId").map(str::to_owned), signal))
 }
@@ -345,10 +426,16 @@ pub fn parse_signal_request(body: &Element) -> Result<(Option<String>, Signal), 
 /// Reads the shell id from a Create response.
 pub fn parse_create_response(body: &Element) -> Result<String, EnvelopeError> {
     let from_selector = body
-        .path(&[(ns::TRANSFER, "ResourceCreated"), (ns::ADDRESSING, "ReferenceParameters"), (ns::WSMAN, "SelectorSet")])
+        .path(&[
+            (ns::TRANSFER, "ResourceCreated"),
+            (ns::ADDRESSING, "ReferenceParameters"),
+            (ns::WSMAN, "SelectorSet"),
+        ])
         .and_then(|set| {
-            set.children_named(ns::WSMAN, "Selector")
-                .find(|s| s.attr("Name").is_some_and(|n| n.eq_ignore_ascii_case("ShellId")))
+            set.children_named(ns::WSMAN, "Selector").find(|s| {
+                s.attr("Name")
+                    .is_some_and(|n| n.eq_ignore_ascii_case("ShellId"))
+            })
         })
         .map(|s| s.trimmed_text().to_owned());
     let from_shell = || {
@@ -390,7 +477,11 @@ pub fn create_response(c: &CreatedShell<'_>) -> String {
         ip = escape(c.client_ip),
     );
     if let Some(wd) = c.working_directory {
-        let _ = write!(s, "<rsp:WorkingDirectory>{}</rsp:WorkingDirectory>", escape(wd));
+        let _ = write!(
+            s,
+            "<rsp:WorkingDirectory>{}</rsp:WorkingDirectory>",
+            escape(wd)
+        );
     }
     let _ = write!(
         s,
@@ -423,18 +514,28 @@ pub fn command_response(command_id: &str) -> String {
 
 /// Reads a Receive response.
 pub fn parse_receive_response(body: &Element) -> Result<ReceiveOutput, EnvelopeError> {
-    let rr = body.child(ns::SHELL, "ReceiveResponse").ok_or(EnvelopeError::Missing("rsp:ReceiveResponse"))?;
-    let streams = rr.children_named(ns::SHELL, "Stream").map(parse_stream).collect::<Result<_, _>>()?;
+    let rr = body
+        .child(ns::SHELL, "ReceiveResponse")
+        .ok_or(EnvelopeError::Missing("rsp:ReceiveResponse"))?;
+    let streams = rr
+        .children_named(ns::SHELL, "Stream")
+        .map(parse_stream)
+        .collect::<Result<_, _>>()?;
     let status = rr
         .child(ns::SHELL, "CommandState")
         .map(|cs| -> Result<CommandStatus, EnvelopeError> {
             let state_uri = cs.attr("State").unwrap_or_default();
-            let state = CommandState::from_uri(state_uri).ok_or_else(|| invalid("CommandState", state_uri))?;
+            let state = CommandState::from_uri(state_uri)
+                .ok_or_else(|| invalid("CommandState", state_uri))?;
             let exit_code = cs
                 .child(ns::SHELL, "ExitCode")
                 .map(|e| parse_exit_code(&e.text).ok_or_else(|| invalid("rsp:ExitCode", &e.text)))
                 .transpose()?;
-            Ok(CommandStatus { command_id: cs.attr("CommandId").map(str::to_owned), state, exit_code })
+            Ok(CommandStatus {
+                command_id: cs.attr("CommandId").map(str::to_owned),
+                state,
+                exit_code,
+            })
         })
         .transpose()?;
     Ok(ReceiveOutput { streams, status })
@@ -448,14 +549,25 @@ pub fn receive_response(command_id: &str, out: &ReceiveOutput) -> String {
     for c in &out.streams {
         let name = escape(&c.name);
         if !c.data.is_empty() {
-            let _ = write!(s, r#"<rsp:Stream Name="{name}" CommandId="{id}">{}</rsp:Stream>"#, B64.encode(&c.data));
+            let _ = write!(
+                s,
+                r#"<rsp:Stream Name="{name}" CommandId="{id}">{}</rsp:Stream>"#,
+                B64.encode(&c.data)
+            );
         }
         if c.end {
-            let _ = write!(s, r#"<rsp:Stream Name="{name}" CommandId="{id}" End="true"></rsp:Stream>"#);
+            let _ = write!(
+                s,
+                r#"<rsp:Stream Name="{name}" CommandId="{id}" End="true"></rsp:Stream>"#
+            );
         }
     }
     if let Some(st) = &out.status {
-        let _ = write!(s, r#"<rsp:CommandState CommandId="{id}" State="{}">"#, st.state.uri());
+        let _ = write!(
+            s,
+            r#"<rsp:CommandState CommandId="{id}" State="{}">"#,
+            st.state.uri()
+        );
         match st.exit_code {
             Some(code) if st.state == CommandState::Done => {
                 let _ = write!(s, "<rsp:ExitCode>{code}</rsp:ExitCode></rsp:CommandState>");
@@ -472,11 +584,18 @@ pub fn parse_config_response(body: &Element) -> Result<u32, EnvelopeError> {
     let el = body
         .path(&[(ns::CONFIG, "Config"), (ns::CONFIG, "MaxEnvelopeSizekb")])
         .ok_or(EnvelopeError::Missing("cfg:MaxEnvelopeSizekb"))?;
-    el.trimmed_text().parse().map_err(|_| invalid("cfg:MaxEnvelopeSizekb", &el.text))
+    el.trimmed_text()
+        .parse()
+        .map_err(|_| invalid("cfg:MaxEnvelopeSizekb", &el.text))
 }
 
 /// Body of a config Get response, shaped like Windows' (the fields clients read).
-pub fn config_response(max_envelope_size_kb: u32, max_timeout_ms: u64, allow_unencrypted: bool, basic: bool) -> String {
+pub fn config_response(
+    max_envelope_size_kb: u32,
+    max_timeout_ms: u64,
+    allow_unencrypted: bool,
+    basic: bool,
+) -> String {
     format!(
         concat!(
             "<cfg:Config xmlns:cfg=\"{cfg}\"><cfg:MaxEnvelopeSizekb>{env}</cfg:MaxEnvelopeSizekb>",
@@ -535,7 +654,10 @@ mod tests {
     #[test]
     fn command_send_signal_receive_round_trip() {
         let args = vec!["-NoProfile".to_owned(), "<x>".to_owned()];
-        let opts = CommandOptions { skip_cmd_shell: true, console_mode_stdin: Some(false) };
+        let opts = CommandOptions {
+            skip_cmd_shell: true,
+            console_mode_stdin: Some(false),
+        };
         let (o, b) = command_request("powershell.exe", &args, &opts);
         let env = request(ns::ACTION_COMMAND, &o, &b);
         let cl = parse_command_request(&env.header, &env.body).unwrap();
@@ -543,31 +665,61 @@ mod tests {
         assert_eq!(cl.options, opts);
         assert_eq!(cl.joined(), "powershell.exe -NoProfile <x>");
 
-        let env = request(ns::ACTION_SEND, &[], &send_request("C1", b"\x00\xffhi", true));
+        let env = request(
+            ns::ACTION_SEND,
+            &[],
+            &send_request("C1", b"\x00\xffhi", true),
+        );
         let chunks = parse_send_request(&env.body).unwrap();
         assert_eq!(chunks[0].data, b"\x00\xffhi");
         assert!(chunks[0].end);
         assert_eq!(chunks[0].command_id.as_deref(), Some("C1"));
 
-        let env = request(ns::ACTION_SIGNAL, &[], &signal_request("C1", Signal::Terminate));
-        assert_eq!(parse_signal_request(&env.body).unwrap(), (Some("C1".into()), Signal::Terminate));
+        let env = request(
+            ns::ACTION_SIGNAL,
+            &[],
+            &signal_request("C1", Signal::Terminate),
+        );
         assert_eq!(
-            Signal::from_uri("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/Terminate"),
+            parse_signal_request(&env.body).unwrap(),
+            (Some("C1".into()), Signal::Terminate)
+        );
+        assert_eq!(
+            Signal::from_uri(
+                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/Terminate"
+            ),
             Some(Signal::Terminate)
         );
 
         let env = request(ns::ACTION_RECEIVE, &[], &receive_request("C1"));
-        assert_eq!(parse_receive_request(&env.body).unwrap().as_deref(), Some("C1"));
+        assert_eq!(
+            parse_receive_request(&env.body).unwrap().as_deref(),
+            Some("C1")
+        );
     }
 
     #[test]
     fn receive_response_round_trip() {
         let out = ReceiveOutput {
             streams: vec![
-                StreamChunk { name: "stdout".into(), command_id: None, data: b"hi".to_vec(), end: true },
-                StreamChunk { name: "stderr".into(), command_id: None, data: vec![], end: true },
+                StreamChunk {
+                    name: "stdout".into(),
+                    command_id: None,
+                    data: b"hi".to_vec(),
+                    end: true,
+                },
+                StreamChunk {
+                    name: "stderr".into(),
+                    command_id: None,
+                    data: vec![],
+                    end: true,
+                },
             ],
-            status: Some(CommandStatus { command_id: None, state: CommandState::Done, exit_code: Some(-1) }),
+            status: Some(CommandStatus {
+                command_id: None,
+                state: CommandState::Done,
+                exit_code: Some(-1),
+            }),
         };
         let xml = build_response("a", "b", &receive_response("C1", &out));
         let parsed = parse_receive_response(&parse_envelope(xml.as_bytes()).unwrap().body).unwrap();

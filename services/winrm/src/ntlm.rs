@@ -22,7 +22,10 @@ pub enum AuthError {
     #[error("username `{0}` is not a valid windows user name")]
     BadUsername(String),
     #[error("ntlm {stage} failed: {kind:?}")]
-    Sspi { stage: &'static str, kind: sspi::ErrorKind },
+    Sspi {
+        stage: &'static str,
+        kind: sspi::ErrorKind,
+    },
     #[error("authentication token is neither ntlm nor spnego")]
     UnknownToken,
     #[error("ntlm authentication finished without a token to send")]
@@ -36,12 +39,19 @@ pub enum AuthError {
 }
 
 fn sspi_err(stage: &'static str) -> impl Fn(sspi::Error) -> AuthError {
-    move |e| AuthError::Sspi { stage, kind: e.error_type }
+    move |e| AuthError::Sspi {
+        stage,
+        kind: e.error_type,
+    }
 }
 
 fn identity(username: &str, password: &str) -> Result<AuthIdentity, AuthError> {
-    let username = Username::parse(username).map_err(|_| AuthError::BadUsername(username.to_owned()))?;
-    Ok(AuthIdentity { username, password: password.to_owned().into() })
+    let username =
+        Username::parse(username).map_err(|_| AuthError::BadUsername(username.to_owned()))?;
+    Ok(AuthIdentity {
+        username,
+        password: password.to_owned().into(),
+    })
 }
 
 /// A security context that can seal and unseal WinRM bodies.
@@ -53,8 +63,12 @@ pub(crate) enum SealingContext {
 fn seal_with<S: Sspi>(ctx: &mut S, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
     let mut token = vec![0u8; NTLM_SIGNATURE_LEN];
     let mut data = plaintext.to_vec();
-    let mut bufs = [SecurityBufferRef::token_buf(&mut token), SecurityBufferRef::data_buf(&mut data)];
-    ctx.encrypt_message(EncryptionFlags::empty(), &mut bufs).map_err(sspi_err("seal"))?;
+    let mut bufs = [
+        SecurityBufferRef::token_buf(&mut token),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
+    ctx.encrypt_message(EncryptionFlags::empty(), &mut bufs)
+        .map_err(sspi_err("seal"))?;
     let header = bufs[0].data().to_vec();
     let sealed = bufs[1].data().to_vec();
     Ok((header, sealed))
@@ -63,7 +77,10 @@ fn seal_with<S: Sspi>(ctx: &mut S, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>
 fn unseal_with<S: Sspi>(ctx: &mut S, header: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AuthError> {
     let mut token = header.to_vec();
     let mut data = sealed.to_vec();
-    let mut bufs = [SecurityBufferRef::token_buf(&mut token), SecurityBufferRef::data_buf(&mut data)];
+    let mut bufs = [
+        SecurityBufferRef::token_buf(&mut token),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
     ctx.decrypt_message(&mut bufs).map_err(sspi_err("unseal"))?;
     Ok(bufs[1].data().to_vec())
 }
@@ -86,7 +103,10 @@ impl SealingContext {
             SealingContext::Negotiate(c) => unseal_with(c.as_mut(), &parts.header, &parts.sealed)?,
         };
         if plain.len() != parts.length {
-            return Err(AuthError::LengthMismatch { declared: parts.length, actual: plain.len() });
+            return Err(AuthError::LengthMismatch {
+                declared: parts.length,
+                actual: plain.len(),
+            });
         }
         Ok(plain)
     }
@@ -111,13 +131,18 @@ impl NtlmClient {
             .execute(ntlm.as_mut())
             .map_err(sspi_err("credentials"))?
             .credentials_handle;
-        Ok(NtlmClient { ntlm, creds, target: format!("HTTP/{host}") })
+        Ok(NtlmClient {
+            ntlm,
+            creds,
+            target: format!("HTTP/{host}"),
+        })
     }
 
     /// One step: `None` for the Type-1 message, then the server's Type-2 for the Type-3.
     pub(crate) fn step(&mut self, input: Option<&[u8]>) -> Result<Vec<u8>, AuthError> {
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
-        let mut input_bufs = input.map(|i| vec![SecurityBuffer::new(i.to_vec(), BufferType::Token)]);
+        let mut input_bufs =
+            input.map(|i| vec![SecurityBuffer::new(i.to_vec(), BufferType::Token)]);
         let flags = ClientRequestFlags::CONFIDENTIALITY
             | ClientRequestFlags::INTEGRITY
             | ClientRequestFlags::ALLOCATE_MEMORY;
@@ -138,10 +163,19 @@ impl NtlmClient {
             .map_err(sspi_err("initialize"))?
             .resolve_to_result()
             .map_err(sspi_err("initialize"))?;
-        if matches!(result.status, SecurityStatus::CompleteNeeded | SecurityStatus::CompleteAndContinue) {
-            self.ntlm.complete_auth_token(&mut output).map_err(sspi_err("complete"))?;
+        if matches!(
+            result.status,
+            SecurityStatus::CompleteNeeded | SecurityStatus::CompleteAndContinue
+        ) {
+            self.ntlm
+                .complete_auth_token(&mut output)
+                .map_err(sspi_err("complete"))?;
         }
-        let token = output.into_iter().next().map(|b| b.buffer).unwrap_or_default();
+        let token = output
+            .into_iter()
+            .next()
+            .map(|b| b.buffer)
+            .unwrap_or_default();
         if token.is_empty() {
             return Err(AuthError::NoToken);
         }
@@ -166,7 +200,10 @@ pub(crate) enum AcceptStep {
     /// Send this token back in a 401 and wait for the next one.
     Continue(Vec<u8>),
     /// Authenticated as `user`; send the final token (if any) on the 200.
-    Done { user: String, final_token: Option<Vec<u8>> },
+    Done {
+        user: String,
+        final_token: Option<Vec<u8>>,
+    },
 }
 
 enum AcceptorInner {
@@ -181,7 +218,9 @@ pub(crate) struct NtlmAcceptor {
 
 fn account_of(username: &str) -> &str {
     let after_domain = username.rsplit_once('\\').map_or(username, |(_, u)| u);
-    after_domain.split_once('@').map_or(after_domain, |(u, _)| u)
+    after_domain
+        .split_once('@')
+        .map_or(after_domain, |(u, _)| u)
 }
 
 fn accept_step<S>(
@@ -206,13 +245,21 @@ where
         .map_err(sspi_err("accept"))?
         .resolve_to_result()
         .map_err(sspi_err("accept"))?;
-    let out = output.into_iter().next().map(|b| b.buffer).unwrap_or_default();
+    let out = output
+        .into_iter()
+        .next()
+        .map(|b| b.buffer)
+        .unwrap_or_default();
     Ok((result.status, out))
 }
 
 impl NtlmAcceptor {
     /// A new acceptor, choosing raw NTLM or SPNEGO from the first token.
-    pub(crate) fn for_first_token(token: &[u8], users: &[AcceptorUser], computer_name: &str) -> Result<Self, AuthError> {
+    pub(crate) fn for_first_token(
+        token: &[u8],
+        users: &[AcceptorUser],
+        computer_name: &str,
+    ) -> Result<Self, AuthError> {
         let inner = if token.starts_with(NTLM_SIGNATURE) {
             AcceptorInner::Ntlm(Box::new(Ntlm::new()))
         } else if token.first() == Some(&0x60) {
@@ -234,15 +281,23 @@ impl NtlmAcceptor {
     }
 
     /// Feeds one client token.
-    pub(crate) fn step(&mut self, token: &[u8], users: &[AcceptorUser]) -> Result<AcceptStep, AuthError> {
+    pub(crate) fn step(
+        &mut self,
+        token: &[u8],
+        users: &[AcceptorUser],
+    ) -> Result<AcceptStep, AuthError> {
         match &mut self.inner {
             AcceptorInner::Ntlm(ntlm) => {
                 let mut creds = None;
                 let (status, out) = accept_step(ntlm.as_mut(), &mut creds, token)?;
                 match status {
                     SecurityStatus::ContinueNeeded => Ok(AcceptStep::Continue(out)),
-                    SecurityStatus::CompleteNeeded | SecurityStatus::CompleteAndContinue | SecurityStatus::Ok => {
-                        let wire = ntlm.query_context_names().map_err(|_| AuthError::LogonDenied)?;
+                    SecurityStatus::CompleteNeeded
+                    | SecurityStatus::CompleteAndContinue
+                    | SecurityStatus::Ok => {
+                        let wire = ntlm
+                            .query_context_names()
+                            .map_err(|_| AuthError::LogonDenied)?;
                         let wire_account = account_of(wire.username.inner()).to_owned();
                         let candidates = users
                             .iter()
@@ -252,31 +307,48 @@ impl NtlmAcceptor {
                         if candidates.is_empty() {
                             return Err(AuthError::LogonDenied);
                         }
-                        ntlm.custom_set_auth_identities(candidates).map_err(|_| AuthError::LogonDenied)?;
-                        ntlm.complete_auth_token(&mut []).map_err(|_| AuthError::LogonDenied)?;
-                        Ok(AcceptStep::Done { user: wire_account, final_token: None })
+                        ntlm.custom_set_auth_identities(candidates)
+                            .map_err(|_| AuthError::LogonDenied)?;
+                        ntlm.complete_auth_token(&mut [])
+                            .map_err(|_| AuthError::LogonDenied)?;
+                        Ok(AcceptStep::Done {
+                            user: wire_account,
+                            final_token: None,
+                        })
                     }
                     _ => Err(AuthError::LogonDenied),
                 }
             }
             AcceptorInner::Negotiate(neg) => {
                 let mut creds: Option<sspi::CredentialsBuffers> = None;
-                let (status, out) = accept_step(neg.as_mut(), &mut creds, token).map_err(|e| match e {
-                    AuthError::Sspi { stage: "accept", .. } => AuthError::LogonDenied,
-                    other => other,
-                })?;
+                let (status, out) =
+                    accept_step(neg.as_mut(), &mut creds, token).map_err(|e| match e {
+                        AuthError::Sspi {
+                            stage: "accept", ..
+                        } => AuthError::LogonDenied,
+                        other => other,
+                    })?;
                 match status {
                     SecurityStatus::ContinueNeeded => Ok(AcceptStep::Continue(out)),
                     SecurityStatus::Ok | SecurityStatus::CompleteNeeded => {
                         if status == SecurityStatus::CompleteNeeded {
-                            neg.complete_auth_token(&mut []).map_err(|_| AuthError::LogonDenied)?;
+                            neg.complete_auth_token(&mut [])
+                                .map_err(|_| AuthError::LogonDenied)?;
                         }
-                        let names = neg.query_context_names().map_err(|_| AuthError::LogonDenied)?;
+                        let names = neg
+                            .query_context_names()
+                            .map_err(|_| AuthError::LogonDenied)?;
                         let account = account_of(names.username.inner()).to_owned();
-                        if !users.iter().any(|u| account_of(&u.username).eq_ignore_ascii_case(&account)) {
+                        if !users
+                            .iter()
+                            .any(|u| account_of(&u.username).eq_ignore_ascii_case(&account))
+                        {
                             return Err(AuthError::LogonDenied);
                         }
-                        Ok(AcceptStep::Done { user: account, final_token: (!out.is_empty()).then_some(out) })
+                        Ok(AcceptStep::Done {
+                            user: account,
+                            final_token: (!out.is_empty()).then_some(out),
+                        })
                     }
                     _ => Err(AuthError::LogonDenied),
                 }
@@ -299,12 +371,21 @@ mod tests {
 
     fn users() -> Vec<AcceptorUser> {
         vec![
-            AcceptorUser { username: "vagrant".into(), password: "vagrant-pw".into() },
-            AcceptorUser { username: "DOMAIN\\other".into(), password: "other-pw".into() },
+            AcceptorUser {
+                username: "vagrant".into(),
+                password: "vagrant-pw".into(),
+            },
+            AcceptorUser {
+                username: "DOMAIN\\other".into(),
+                password: "other-pw".into(),
+            },
         ]
     }
 
-    fn handshake(user: &str, password: &str) -> Result<(NtlmClient, NtlmAcceptor, String), AuthError> {
+    fn handshake(
+        user: &str,
+        password: &str,
+    ) -> Result<(NtlmClient, NtlmAcceptor, String), AuthError> {
         let users = users();
         let mut client = NtlmClient::new(user, password, "host")?;
         let t1 = client.step(None)?;
@@ -328,7 +409,10 @@ mod tests {
         for i in 0..3 {
             let msg = format!("<hello n=\"{i}\"/>");
             let body = c.encrypt_body(msg.as_bytes()).unwrap();
-            assert!(!body.windows(5).any(|w| w == b"hello"), "body must be sealed");
+            assert!(
+                !body.windows(5).any(|w| w == b"hello"),
+                "body must be sealed"
+            );
             assert_eq!(s.decrypt_body(&body).unwrap(), msg.as_bytes());
             let reply = s.encrypt_body(b"reply").unwrap();
             assert_eq!(c.decrypt_body(&reply).unwrap(), b"reply");
@@ -338,8 +422,14 @@ mod tests {
     #[test]
     fn domain_user_and_wrong_password() {
         assert!(handshake("DOMAIN\\other", "other-pw").is_ok());
-        assert!(matches!(handshake("vagrant", "wrong"), Err(AuthError::LogonDenied)));
-        assert!(matches!(handshake("nobody", "vagrant-pw"), Err(AuthError::LogonDenied)));
+        assert!(matches!(
+            handshake("vagrant", "wrong"),
+            Err(AuthError::LogonDenied)
+        ));
+        assert!(matches!(
+            handshake("nobody", "vagrant-pw"),
+            Err(AuthError::LogonDenied)
+        ));
     }
 
     #[test]
@@ -352,6 +442,12 @@ mod tests {
         let idx = text.windows(8).position(|w| w == b"Length=3").unwrap();
         let mut tampered = body;
         tampered[idx + 7] = b'4';
-        assert!(matches!(s.decrypt_body(&tampered), Err(AuthError::LengthMismatch { declared: 4, actual: 3 })));
+        assert!(matches!(
+            s.decrypt_body(&tampered),
+            Err(AuthError::LengthMismatch {
+                declared: 4,
+                actual: 3
+            })
+        ));
     }
 }

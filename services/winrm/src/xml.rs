@@ -208,11 +208,7 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     root.ok_or(XmlError::NoRoot)
 }
 
-fn attach(
-    stack: &mut [Element],
-    root: &mut Option<Element>,
-    el: Element,
-) -> Result<(), XmlError> {
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(parent) => parent.children.push(el),
         None => {

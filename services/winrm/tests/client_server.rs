@@ -12,7 +12,10 @@ use bytes::Bytes;
 use common::*;
 use tokio::sync::mpsc;
 
-async fn run(client: &aetherv_winrm::Client, spec: CommandSpec) -> (Result<i32, Error>, Vec<u8>, Vec<u8>) {
+async fn run(
+    client: &aetherv_winrm::Client,
+    spec: CommandSpec,
+) -> (Result<i32, Error>, Vec<u8>, Vec<u8>) {
     let (tx, rx) = mpsc::channel(16);
     let collector = tokio::spawn(collect(rx));
     let r = client.run(spec, tx).await;
@@ -40,8 +43,20 @@ async fn ntlm_with_encryption_over_http_runs_a_command_with_stdin() {
             break;
         }
     }
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::Authenticated { user, .. } if user == USER)));
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::Signalled { signal: Signal::Terminate, .. })));
-    assert!(matches!(seen.last(), Some(ServerEvent::ShellDeleted { .. })));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ServerEvent::Authenticated { user, .. } if user == USER))
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        ServerEvent::Signalled {
+            signal: Signal::Terminate,
+            ..
+        }
+    )));
+    assert!(matches!(
+        seen.last(),
+        Some(ServerEvent::ShellDeleted { .. })
+    ));
     assert_eq!(srv.server.shell_count(), 0);
 }

@@ -104,8 +104,12 @@ impl ClientConfig {
 
     /// Checks every field; returns the parsed endpoint.
     pub(crate) fn validate(&self) -> Result<Url, Error> {
-        let bad = |field, reason: &str| Error::Config { field, reason: reason.to_owned() };
-        let url = Url::parse(&self.endpoint).map_err(|e| bad("endpoint", &format!("not a url ({e})")))?;
+        let bad = |field, reason: &str| Error::Config {
+            field,
+            reason: reason.to_owned(),
+        };
+        let url =
+            Url::parse(&self.endpoint).map_err(|e| bad("endpoint", &format!("not a url ({e})")))?;
         let https = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -133,7 +137,10 @@ impl ClientConfig {
             ));
         }
         if self.auth == AuthMethod::Basic && self.username.contains(':') {
-            return Err(bad("username", "must not contain ':' with basic authentication"));
+            return Err(bad(
+                "username",
+                "must not contain ':' with basic authentication",
+            ));
         }
         if let Some(ca) = &self.ca_file {
             if !https {
@@ -146,11 +153,16 @@ impl ClientConfig {
         if self.connect_timeout.is_zero() {
             return Err(bad("connect_timeout", "must be positive"));
         }
-        if self.operation_timeout < Duration::from_millis(100) || self.operation_timeout > Duration::from_secs(3600) {
+        if self.operation_timeout < Duration::from_millis(100)
+            || self.operation_timeout > Duration::from_secs(3600)
+        {
             return Err(bad("operation_timeout", "must be between 0.1 s and 1 h"));
         }
         if !(8192..=64 * 1024 * 1024).contains(&self.max_envelope_size) {
-            return Err(bad("max_envelope_size", "must be between 8192 and 67108864 bytes"));
+            return Err(bad(
+                "max_envelope_size",
+                "must be between 8192 and 67108864 bytes",
+            ));
         }
         if !(1..=64).contains(&self.max_connections) {
             return Err(bad("max_connections", "must be between 1 and 64"));
@@ -180,16 +192,30 @@ mod tests {
             Err(Error::Config { field, .. }) => field,
             other => panic!("expected a config error, got {other:?}"),
         };
-        assert!(cfg("http://h:5985/wsman", AuthMethod::Ntlm).validate().is_ok());
-        assert!(cfg("https://h:5986/wsman", AuthMethod::Basic).validate().is_ok());
+        assert!(
+            cfg("http://h:5985/wsman", AuthMethod::Ntlm)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            cfg("https://h:5986/wsman", AuthMethod::Basic)
+                .validate()
+                .is_ok()
+        );
         assert_eq!(field(cfg("http://h:5985/wsman", AuthMethod::Basic)), "auth");
         let mut insecure = cfg("http://h:5985/wsman", AuthMethod::Basic);
         insecure.insecure_http = true;
         assert!(insecure.validate().is_ok());
         assert_eq!(field(cfg("ftp://h/wsman", AuthMethod::Ntlm)), "endpoint");
         assert_eq!(field(cfg("not a url", AuthMethod::Ntlm)), "endpoint");
-        assert_eq!(field(ClientConfig::new("http://h/", AuthMethod::Ntlm, "", "p")), "username");
-        assert_eq!(field(ClientConfig::new("http://h/", AuthMethod::Ntlm, "u", "")), "password");
+        assert_eq!(
+            field(ClientConfig::new("http://h/", AuthMethod::Ntlm, "", "p")),
+            "username"
+        );
+        assert_eq!(
+            field(ClientConfig::new("http://h/", AuthMethod::Ntlm, "u", "")),
+            "password"
+        );
         let mut c = cfg("https://h/", AuthMethod::Ntlm);
         c.ca_file = Some("/nonexistent/ca.pem".into());
         assert_eq!(field(c), "ca_file");

@@ -55,16 +55,34 @@ pub enum Error {
     Fault(Box<Fault>),
     /// A timeout expired.
     #[error("{kind} timeout after {seconds:.1} s talking to {endpoint}")]
-    Timeout { kind: TimeoutKind, endpoint: String, seconds: f64 },
+    Timeout {
+        kind: TimeoutKind,
+        endpoint: String,
+        seconds: f64,
+    },
     /// The response was not what the protocol allows; `excerpt` is its first 200 bytes.
     #[error("malformed response from {endpoint}: {reason}; response begins {excerpt:?}")]
-    Protocol { endpoint: String, reason: String, excerpt: String },
+    Protocol {
+        endpoint: String,
+        reason: String,
+        excerpt: String,
+    },
     /// The command line is over the Windows limit; refused before sending.
-    #[error("command line is {length} characters, over the limit of {limit} (skip_cmd_shell={skip_cmd_shell})")]
-    CommandLineTooLong { length: usize, limit: usize, skip_cmd_shell: bool },
+    #[error(
+        "command line is {length} characters, over the limit of {limit} (skip_cmd_shell={skip_cmd_shell})"
+    )]
+    CommandLineTooLong {
+        length: usize,
+        limit: usize,
+        skip_cmd_shell: bool,
+    },
     /// An HTTP status the protocol does not expect; `snippet` is the start of the body.
     #[error("http status {status} from {endpoint}: {snippet:?}")]
-    Http { endpoint: String, status: u16, snippet: String },
+    Http {
+        endpoint: String,
+        status: u16,
+        snippet: String,
+    },
     /// The caller cancelled (dropped the output receiver); the command was terminated.
     #[error("command cancelled by the caller")]
     Cancelled,

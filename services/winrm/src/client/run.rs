@@ -40,8 +40,15 @@ impl CommandSpec {
             args,
             stdin: None,
             deadline: None,
-            shell: ShellOptions { codepage: Some(65001), no_profile: Some(true), ..ShellOptions::default() },
-            options: CommandOptions { skip_cmd_shell: false, console_mode_stdin: Some(false) },
+            shell: ShellOptions {
+                codepage: Some(65001),
+                no_profile: Some(true),
+                ..ShellOptions::default()
+            },
+            options: CommandOptions {
+                skip_cmd_shell: false,
+                console_mode_stdin: Some(false),
+            },
         }
     }
 }
@@ -96,7 +103,11 @@ impl CleanupGuard {
 
 impl Drop for CleanupGuard {
     fn drop(&mut self) {
-        let pending = self.state.lock().map(|s| !s.done && s.shell_id.is_some()).unwrap_or(false);
+        let pending = self
+            .state
+            .lock()
+            .map(|s| !s.done && s.shell_id.is_some())
+            .unwrap_or(false);
         if !pending {
             return;
         }
@@ -106,7 +117,9 @@ impl Drop for CleanupGuard {
                 debug!(endpoint = %self.client.endpoint(), "run cancelled; terminating the remote command");
                 handle.spawn(cleanup(self.client.clone(), shell, command));
             }
-            Err(_) => warn!(endpoint = %self.client.endpoint(), "run dropped outside a runtime; remote shell left to its idle timeout"),
+            Err(_) => {
+                warn!(endpoint = %self.client.endpoint(), "run dropped outside a runtime; remote shell left to its idle timeout")
+            }
         }
     }
 }
@@ -137,9 +150,16 @@ impl Client {
     /// Signal terminate and the shell is deleted; on an error, on the deadline, when `sink`
     /// is closed ([`Error::Cancelled`]) or when this future is dropped, the command is
     /// terminated and the shell deleted (from a spawned task when dropped).
-    pub async fn run(&self, spec: CommandSpec, sink: mpsc::Sender<OutputChunk>) -> Result<i32, Error> {
+    pub async fn run(
+        &self,
+        spec: CommandSpec,
+        sink: mpsc::Sender<OutputChunk>,
+    ) -> Result<i32, Error> {
         check_command_line(&spec.command, &spec.args, spec.options.skip_cmd_shell)?;
-        let guard = CleanupGuard { client: self.clone(), state: Arc::new(Mutex::new(CleanupState::default())) };
+        let guard = CleanupGuard {
+            client: self.clone(),
+            state: Arc::new(Mutex::new(CleanupState::default())),
+        };
         let deadline = spec.deadline;
         let work = self.run_inner(spec, sink, guard.state.clone());
         let result = match deadline {
@@ -167,7 +187,9 @@ impl Client {
         if let Ok(mut s) = state.lock() {
             s.shell_id = Some(shell.id().to_owned());
         }
-        let command_id = shell.command(&spec.command, &spec.args, &spec.options).await?;
+        let command_id = shell
+            .command(&spec.command, &spec.args, &spec.options)
+            .await?;
         if let Ok(mut s) = state.lock() {
             s.command_id = Some(command_id.clone());
         }
@@ -189,7 +211,11 @@ impl Client {
     }
 }
 
-async fn receive_until_done(shell: &Shell, command_id: &str, sink: &mpsc::Sender<OutputChunk>) -> Result<i32, Error> {
+async fn receive_until_done(
+    shell: &Shell,
+    command_id: &str,
+    sink: &mpsc::Sender<OutputChunk>,
+) -> Result<i32, Error> {
     loop {
         let out = shell.receive(command_id).await?;
         for chunk in &out.streams {
@@ -201,14 +227,21 @@ async fn receive_until_done(shell: &Shell, command_id: &str, sink: &mpsc::Sender
             if chunk.data.is_empty() {
                 continue;
             }
-            let item = OutputChunk { stream, data: Bytes::from(chunk.data.clone()) };
+            let item = OutputChunk {
+                stream,
+                data: Bytes::from(chunk.data.clone()),
+            };
             if sink.send(item).await.is_err() {
                 return Err(Error::Cancelled);
             }
         }
         if out.is_done() {
             return out.exit_code().ok_or_else(|| {
-                Error::protocol(shell.client().endpoint(), "command state Done without an exit code", b"")
+                Error::protocol(
+                    shell.client().endpoint(),
+                    "command state Done without an exit code",
+                    b"",
+                )
             });
         }
     }

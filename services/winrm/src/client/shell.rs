@@ -25,11 +25,23 @@ pub const CREATE_PROCESS_LIMIT: usize = 32767;
 
 /// Refuses a command line Windows would reject: over 8191 UTF-16 units through cmd.exe,
 /// over 32767 with `skip_cmd_shell`.
-pub fn check_command_line(command: &str, args: &[String], skip_cmd_shell: bool) -> Result<(), Error> {
+pub fn check_command_line(
+    command: &str,
+    args: &[String],
+    skip_cmd_shell: bool,
+) -> Result<(), Error> {
     let length = joined_command_line(command, args).encode_utf16().count();
-    let limit = if skip_cmd_shell { CREATE_PROCESS_LIMIT } else { CMD_LINE_LIMIT };
+    let limit = if skip_cmd_shell {
+        CREATE_PROCESS_LIMIT
+    } else {
+        CMD_LINE_LIMIT
+    };
     if length > limit {
-        return Err(Error::CommandLineTooLong { length, limit, skip_cmd_shell });
+        return Err(Error::CommandLineTooLong {
+            length,
+            limit,
+            skip_cmd_shell,
+        });
     }
     Ok(())
 }
@@ -48,7 +60,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("endpoint", &self.transport.endpoint()).finish()
+        f.debug_struct("Client")
+            .field("endpoint", &self.transport.endpoint())
+            .finish()
     }
 }
 
@@ -56,7 +70,9 @@ impl Client {
     /// Validates the configuration (every field; errors name it) and builds the client.
     /// Nothing is connected until the first call.
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        Ok(Client { transport: Arc::new(Transport::new(config)?) })
+        Ok(Client {
+            transport: Arc::new(Transport::new(config)?),
+        })
     }
 
     /// The endpoint URL.
@@ -95,18 +111,28 @@ impl Client {
         debug!(endpoint = %self.endpoint(), action, "winrm request");
         let resp = self.transport.exchange(soap).await?;
         let endpoint = self.endpoint();
-        if resp.status == StatusCode::OK || (resp.status.is_server_error() && !resp.body.is_empty()) {
-            let env = parse_envelope(&resp.body).map_err(|e| Error::protocol(endpoint, e, &resp.body))?;
+        if resp.status == StatusCode::OK || (resp.status.is_server_error() && !resp.body.is_empty())
+        {
+            let env =
+                parse_envelope(&resp.body).map_err(|e| Error::protocol(endpoint, e, &resp.body))?;
             if let Some(fault) = Fault::from_body(&env.body) {
                 return Err(Error::Fault(Box::new(fault)));
             }
             if resp.status != StatusCode::OK {
-                return Err(Error::protocol(endpoint, "http 500 without a soap fault", &resp.body));
+                return Err(Error::protocol(
+                    endpoint,
+                    "http 500 without a soap fault",
+                    &resp.body,
+                ));
             }
             if let Some(rel) = &env.header.relates_to {
                 let rel = rel.trim_start_matches("uuid:");
                 if !rel.eq_ignore_ascii_case(&message_id) {
-                    return Err(Error::protocol(endpoint, "RelatesTo does not match the request", &resp.body));
+                    return Err(Error::protocol(
+                        endpoint,
+                        "RelatesTo does not match the request",
+                        &resp.body,
+                    ));
                 }
             }
             return Ok(env.body);
@@ -120,17 +146,25 @@ impl Client {
 
     /// Reads the listener's `MaxEnvelopeSizekb` (WS-Transfer Get of the config resource).
     pub async fn max_envelope_size_kb(&self) -> Result<u32, Error> {
-        let body = self.call(ns::ACTION_GET, ns::RESOURCE_CONFIG, &[], &[], "").await?;
+        let body = self
+            .call(ns::ACTION_GET, ns::RESOURCE_CONFIG, &[], &[], "")
+            .await?;
         messages::parse_config_response(&body).map_err(|e| Error::protocol(self.endpoint(), e, b""))
     }
 
     /// Opens a shell.
     pub async fn open_shell(&self, options: &ShellOptions) -> Result<Shell, Error> {
         let (opts, body) = messages::create_request(options);
-        let resp = self.call(ns::ACTION_CREATE, ns::RESOURCE_CMD, &[], &opts, &body).await?;
-        let id = messages::parse_create_response(&resp).map_err(|e| Error::protocol(self.endpoint(), e, b""))?;
+        let resp = self
+            .call(ns::ACTION_CREATE, ns::RESOURCE_CMD, &[], &opts, &body)
+            .await?;
+        let id = messages::parse_create_response(&resp)
+            .map_err(|e| Error::protocol(self.endpoint(), e, b""))?;
         debug!(endpoint = %self.endpoint(), shell_id = %id, "shell opened");
-        Ok(Shell { client: self.clone(), id })
+        Ok(Shell {
+            client: self.clone(),
+            id,
+        })
     }
 }
 
@@ -144,7 +178,10 @@ pub struct Shell {
 impl Shell {
     /// A handle on an existing shell id (e.g. to clean up after a lost handle).
     pub fn attach(client: &Client, shell_id: impl Into<String>) -> Shell {
-        Shell { client: client.clone(), id: shell_id.into() }
+        Shell {
+            client: client.clone(),
+            id: shell_id.into(),
+        }
     }
 
     /// The client this shell belongs to.
@@ -163,11 +200,26 @@ impl Shell {
 
     /// Starts a command; returns its command id. The command line is checked against the
     /// Windows limits before anything is sent.
-    pub async fn command(&self, command: &str, args: &[String], options: &CommandOptions) -> Result<String, Error> {
+    pub async fn command(
+        &self,
+        command: &str,
+        args: &[String],
+        options: &CommandOptions,
+    ) -> Result<String, Error> {
         check_command_line(command, args, options.skip_cmd_shell)?;
         let (opts, body) = messages::command_request(command, args, options);
-        let resp = self.client.call(ns::ACTION_COMMAND, ns::RESOURCE_CMD, &self.selectors(), &opts, &body).await?;
-        messages::parse_command_response(&resp).map_err(|e| Error::protocol(self.client.endpoint(), e, b""))
+        let resp = self
+            .client
+            .call(
+                ns::ACTION_COMMAND,
+                ns::RESOURCE_CMD,
+                &self.selectors(),
+                &opts,
+                &body,
+            )
+            .await?;
+        messages::parse_command_response(&resp)
+            .map_err(|e| Error::protocol(self.client.endpoint(), e, b""))
     }
 
     /// Sends stdin, split into Sends that fit the envelope size; the last one carries
@@ -206,9 +258,22 @@ impl Shell {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.client.call(ns::ACTION_SEND, ns::RESOURCE_CMD, &self.selectors(), &[], body).await {
+            match self
+                .client
+                .call(
+                    ns::ACTION_SEND,
+                    ns::RESOURCE_CMD,
+                    &self.selectors(),
+                    &[],
+                    body,
+                )
+                .await
+            {
                 Ok(_) => return Ok(()),
-                Err(Error::Fault(f)) if attempts < 4 && matches!(f.kind(), FaultKind::Busy | FaultKind::OperationTimeout) => {
+                Err(Error::Fault(f))
+                    if attempts < 4
+                        && matches!(f.kind(), FaultKind::Busy | FaultKind::OperationTimeout) =>
+                {
                     debug!(shell_id = %self.id, kind = ?f.kind(), "send not accepted yet, retrying");
                     if f.kind() == FaultKind::Busy {
                         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -224,11 +289,22 @@ impl Shell {
     pub async fn receive(&self, command_id: &str) -> Result<ReceiveOutput, Error> {
         let opts = [(ns::OPT_KEEPALIVE, "True".to_owned())];
         let body = messages::receive_request(command_id);
-        match self.client.call(ns::ACTION_RECEIVE, ns::RESOURCE_CMD, &self.selectors(), &opts, &body).await {
-            Ok(resp) => {
-                messages::parse_receive_response(&resp).map_err(|e| Error::protocol(self.client.endpoint(), e, b""))
+        match self
+            .client
+            .call(
+                ns::ACTION_RECEIVE,
+                ns::RESOURCE_CMD,
+                &self.selectors(),
+                &opts,
+                &body,
+            )
+            .await
+        {
+            Ok(resp) => messages::parse_receive_response(&resp)
+                .map_err(|e| Error::protocol(self.client.endpoint(), e, b"")),
+            Err(Error::Fault(f)) if f.kind() == FaultKind::OperationTimeout => {
+                Ok(ReceiveOutput::default())
             }
-            Err(Error::Fault(f)) if f.kind() == FaultKind::OperationTimeout => Ok(ReceiveOutput::default()),
             Err(e) => Err(e),
         }
     }
@@ -236,13 +312,29 @@ impl Shell {
     /// Sends a signal to a command.
     pub async fn signal(&self, command_id: &str, signal: Signal) -> Result<(), Error> {
         let body = messages::signal_request(command_id, signal);
-        self.client.call(ns::ACTION_SIGNAL, ns::RESOURCE_CMD, &self.selectors(), &[], &body).await?;
+        self.client
+            .call(
+                ns::ACTION_SIGNAL,
+                ns::RESOURCE_CMD,
+                &self.selectors(),
+                &[],
+                &body,
+            )
+            .await?;
         Ok(())
     }
 
     /// Deletes the shell (killing its commands on the host).
     pub async fn delete(&self) -> Result<(), Error> {
-        self.client.call(ns::ACTION_DELETE, ns::RESOURCE_CMD, &self.selectors(), &[], "").await?;
+        self.client
+            .call(
+                ns::ACTION_DELETE,
+                ns::RESOURCE_CMD,
+                &self.selectors(),
+                &[],
+                "",
+            )
+            .await?;
         debug!(shell_id = %self.id, "shell deleted");
         Ok(())
     }
@@ -259,7 +351,11 @@ mod tests {
         assert!(check_command_line("cmd", &arg(8191 - 4), false).is_ok());
         assert!(matches!(
             check_command_line("cmd", &arg(8191 - 3), false),
-            Err(Error::CommandLineTooLong { length: 8192, limit: 8191, skip_cmd_shell: false })
+            Err(Error::CommandLineTooLong {
+                length: 8192,
+                limit: 8191,
+                skip_cmd_shell: false
+            })
         ));
         assert!(check_command_line("cmd", &arg(8191 - 3), true).is_ok());
         assert!(matches!(

@@ -68,15 +68,21 @@ const MAX_RESPONSE_BYTES_FLOOR: usize = 1024 * 1024;
 
 fn load_roots(config: &ClientConfig) -> Result<rustls::RootCertStore, Error> {
     let mut roots = rustls::RootCertStore::empty();
-    let bad = |reason: String| Error::Config { field: "ca_file", reason };
+    let bad = |reason: String| Error::Config {
+        field: "ca_file",
+        reason,
+    };
     match &config.ca_file {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            let pem = std::fs::read(path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
             let mut reader = io::BufReader::new(pem.as_slice());
             let mut n = 0;
             for cert in rustls_pemfile::certs(&mut reader) {
                 let cert = cert.map_err(|e| bad(format!("{} is not pem: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| bad(format!("certificate in {} rejected: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("certificate in {} rejected: {e}", path.display())))?;
                 n += 1;
             }
             if n == 0 {
@@ -98,7 +104,10 @@ fn tls_connector(config: &ClientConfig) -> Result<tokio_rustls::TlsConnector, Er
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config { field: "endpoint", reason: format!("tls setup: {e}") })?
+        .map_err(|e| Error::Config {
+            field: "endpoint",
+            reason: format!("tls setup: {e}"),
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(tls)))
@@ -107,15 +116,23 @@ fn tls_connector(config: &ClientConfig) -> Result<tokio_rustls::TlsConnector, Er
 impl Transport {
     pub(crate) fn new(config: ClientConfig) -> Result<Transport, Error> {
         let url = config.validate()?;
-        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
         let port = url.port_or_known_default().unwrap_or(5985);
         let host_header = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
-        let host_header = HeaderValue::from_str(&host_header)
-            .map_err(|_| Error::Config { field: "endpoint", reason: "host is not a valid header".into() })?;
-        let tls = (url.scheme() == "https").then(|| tls_connector(&config)).transpose()?;
+        let host_header = HeaderValue::from_str(&host_header).map_err(|_| Error::Config {
+            field: "endpoint",
+            reason: "host is not a valid header".into(),
+        })?;
+        let tls = (url.scheme() == "https")
+            .then(|| tls_connector(&config))
+            .transpose()?;
         Ok(Transport {
             endpoint: url.to_string(),
             url,
@@ -146,30 +163,43 @@ impl Transport {
     }
 
     fn timeout_error(&self, kind: TimeoutKind, d: Duration) -> Error {
-        Error::Timeout { kind, endpoint: self.endpoint.clone(), seconds: d.as_secs_f64() }
+        Error::Timeout {
+            kind,
+            endpoint: self.endpoint.clone(),
+            seconds: d.as_secs_f64(),
+        }
     }
 
     async fn connect_io(&self) -> Result<Box<dyn Io>, Error> {
-        let connect = async {
-            let tcp = TcpStream::connect((self.host.as_str(), self.port))
-                .await
-                .map_err(|source| Error::Connect { endpoint: self.endpoint.clone(), source })?;
-            let _ = tcp.set_nodelay(true);
-            let io: Box<dyn Io> = match &self.tls {
-                None => Box::new(tcp),
-                Some(connector) => {
-                    let name = rustls::pki_types::ServerName::try_from(self.host.clone()).map_err(|e| {
-                        Error::Config { field: "endpoint", reason: format!("host is not a tls server name: {e}") }
+        let connect =
+            async {
+                let tcp = TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(|source| Error::Connect {
+                        endpoint: self.endpoint.clone(),
+                        source,
                     })?;
-                    let stream = connector
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|source| Error::Tls { endpoint: self.endpoint.clone(), source })?;
-                    Box::new(stream)
-                }
+                let _ = tcp.set_nodelay(true);
+                let io: Box<dyn Io> =
+                    match &self.tls {
+                        None => Box::new(tcp),
+                        Some(connector) => {
+                            let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                                .map_err(|e| Error::Config {
+                                field: "endpoint",
+                                reason: format!("host is not a tls server name: {e}"),
+                            })?;
+                            let stream = connector.connect(name, tcp).await.map_err(|source| {
+                                Error::Tls {
+                                    endpoint: self.endpoint.clone(),
+                                    source,
+                                }
+                            })?;
+                            Box::new(stream)
+                        }
+                    };
+                Ok(io)
             };
-            Ok(io)
-        };
         tokio::time::timeout(self.config.connect_timeout, connect)
             .await
             .map_err(|_| self.timeout_error(TimeoutKind::Connect, self.config.connect_timeout))?
@@ -177,13 +207,21 @@ impl Transport {
 
     async fn open(&self) -> Result<Conn, Error> {
         let io = self.connect_io().await?;
-        let (sender, conn) = http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| Error::Connect { endpoint: self.endpoint.clone(), source: io::Error::other(e) })?;
+        let (sender, conn) =
+            http1::handshake(TokioIo::new(io))
+                .await
+                .map_err(|e| Error::Connect {
+                    endpoint: self.endpoint.clone(),
+                    source: io::Error::other(e),
+                })?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });
-        let mut conn = Conn { sender, sealing: None, task };
+        let mut conn = Conn {
+            sender,
+            sealing: None,
+            task,
+        };
         if self.config.auth == AuthMethod::Ntlm {
             self.ntlm_handshake(&mut conn).await?;
         }
@@ -191,7 +229,11 @@ impl Transport {
         Ok(conn)
     }
 
-    fn request(&self, body: Bytes, content_type: Option<&'static str>) -> Result<Request<Full<Bytes>>, Error> {
+    fn request(
+        &self,
+        body: Bytes,
+        content_type: Option<&'static str>,
+    ) -> Result<Request<Full<Bytes>>, Error> {
         let mut b = Request::post(self.url.as_str())
             .header(header::HOST, self.host_header.clone())
             .header(header::USER_AGENT, "aetherv-winrm")
@@ -199,12 +241,21 @@ impl Transport {
         if let Some(ct) = content_type {
             b = b.header(header::CONTENT_TYPE, ct);
         }
-        b.body(Full::new(body))
-            .map_err(|e| Error::Config { field: "endpoint", reason: format!("cannot build a request: {e}") })
+        b.body(Full::new(body)).map_err(|e| Error::Config {
+            field: "endpoint",
+            reason: format!("cannot build a request: {e}"),
+        })
     }
 
-    async fn roundtrip(&self, conn: &mut Conn, req: Request<Full<Bytes>>) -> Result<(http::response::Parts, Vec<u8>), Error> {
-        let io_err = |e: hyper::Error| Error::Connect { endpoint: self.endpoint.clone(), source: io::Error::other(e) };
+    async fn roundtrip(
+        &self,
+        conn: &mut Conn,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(http::response::Parts, Vec<u8>), Error> {
+        let io_err = |e: hyper::Error| Error::Connect {
+            endpoint: self.endpoint.clone(),
+            source: io::Error::other(e),
+        };
         conn.sender.ready().await.map_err(io_err)?;
         let resp = conn.sender.send_request(req).await.map_err(io_err)?;
         let (parts, body) = resp.into_parts();
@@ -212,19 +263,29 @@ impl Transport {
         let body = Limited::new(body, limit)
             .collect()
             .await
-            .map_err(|e| Error::Connect { endpoint: self.endpoint.clone(), source: io::Error::other(e.to_string()) })?
+            .map_err(|e| Error::Connect {
+                endpoint: self.endpoint.clone(),
+                source: io::Error::other(e.to_string()),
+            })?
             .to_bytes();
         Ok((parts, body.to_vec()))
     }
 
     fn auth_failed(&self, reason: &str) -> Error {
-        Error::Authentication { endpoint: self.endpoint.clone(), reason: reason.to_owned() }
+        Error::Authentication {
+            endpoint: self.endpoint.clone(),
+            reason: reason.to_owned(),
+        }
     }
 
     async fn ntlm_handshake(&self, conn: &mut Conn) -> Result<(), Error> {
         let auth_err = |e: crate::ntlm::AuthError| self.auth_failed(&e.to_string());
-        let mut ctx = NtlmClient::new(&self.config.username, self.config.password.expose(), &self.host)
-            .map_err(auth_err)?;
+        let mut ctx = NtlmClient::new(
+            &self.config.username,
+            self.config.password.expose(),
+            &self.host,
+        )
+        .map_err(auth_err)?;
         let t1 = ctx.step(None).map_err(auth_err)?;
         let mut req = self.request(Bytes::new(), Some(ns::SOAP_CONTENT_TYPE))?;
         set_auth(&mut req, &format!("Negotiate {}", B64.encode(&t1)))?;
@@ -232,7 +293,8 @@ impl Transport {
         if parts.status != StatusCode::UNAUTHORIZED {
             return Err(self.unexpected(parts.status, &body));
         }
-        let t2 = challenge_token(&parts.headers).ok_or_else(|| self.auth_failed("server sent no ntlm challenge"))?;
+        let t2 = challenge_token(&parts.headers)
+            .ok_or_else(|| self.auth_failed("server sent no ntlm challenge"))?;
         let t3 = ctx.step(Some(&t2)).map_err(auth_err)?;
         let mut req = self.request(Bytes::new(), Some(ns::SOAP_CONTENT_TYPE))?;
         set_auth(&mut req, &format!("Negotiate {}", B64.encode(&t3)))?;
@@ -250,7 +312,11 @@ impl Transport {
     }
 
     fn unexpected(&self, status: StatusCode, body: &[u8]) -> Error {
-        Error::Http { endpoint: self.endpoint.clone(), status: status.as_u16(), snippet: excerpt(body) }
+        Error::Http {
+            endpoint: self.endpoint.clone(),
+            status: status.as_u16(),
+            snippet: excerpt(body),
+        }
     }
 
     async fn checkout(&self) -> Result<Conn, Error> {
@@ -277,11 +343,7 @@ impl Transport {
 
     /// Sends one SOAP envelope and returns the plaintext response.
     pub(crate) async fn exchange(&self, soap: String) -> Result<HttpResponse, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Cancelled)?;
+        let _permit = self.permits.acquire().await.map_err(|_| Error::Cancelled)?;
         let timeout = self.request_timeout();
         let fut = async {
             let mut conn = self.checkout().await?;
@@ -300,7 +362,9 @@ impl Transport {
         let plain = Bytes::from(soap.into_bytes());
         let mut req = match conn.sealing.as_mut() {
             Some(ctx) => {
-                let sealed = ctx.encrypt_body(&plain).map_err(|e| self.auth_failed(&e.to_string()))?;
+                let sealed = ctx
+                    .encrypt_body(&plain)
+                    .map_err(|e| self.auth_failed(&e.to_string()))?;
                 self.request(Bytes::from(sealed), Some(encryption::CONTENT_TYPE))?
             }
             None => self.request(plain, Some(ns::SOAP_CONTENT_TYPE))?,
@@ -314,26 +378,48 @@ impl Transport {
         if parts.status == StatusCode::UNAUTHORIZED {
             return Err(self.auth_failed("credentials rejected (http 401)"));
         }
-        let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let body = if encryption::is_encrypted_content_type(ct) {
             let ctx = conn.sealing.as_mut().ok_or_else(|| {
-                Error::protocol(&self.endpoint, "encrypted response on an unsealed session", &body)
+                Error::protocol(
+                    &self.endpoint,
+                    "encrypted response on an unsealed session",
+                    &body,
+                )
             })?;
-            ctx.decrypt_body(&body)
-                .map_err(|e| Error::protocol(&self.endpoint, format!("cannot decrypt the response: {e}"), &body))?
+            ctx.decrypt_body(&body).map_err(|e| {
+                Error::protocol(
+                    &self.endpoint,
+                    format!("cannot decrypt the response: {e}"),
+                    &body,
+                )
+            })?
         } else {
             if conn.sealing.is_some() && !body.is_empty() {
-                return Err(Error::protocol(&self.endpoint, "plaintext response on a sealed session", &body));
+                return Err(Error::protocol(
+                    &self.endpoint,
+                    "plaintext response on a sealed session",
+                    &body,
+                ));
             }
             body
         };
-        Ok(HttpResponse { status: parts.status, body })
+        Ok(HttpResponse {
+            status: parts.status,
+            body,
+        })
     }
 }
 
 fn set_auth(req: &mut Request<Full<Bytes>>, value: &str) -> Result<(), Error> {
-    let mut v = HeaderValue::from_str(value)
-        .map_err(|_| Error::Config { field: "username", reason: "cannot be sent in an http header".into() })?;
+    let mut v = HeaderValue::from_str(value).map_err(|_| Error::Config {
+        field: "username",
+        reason: "cannot be sent in an http header".into(),
+    })?;
     v.set_sensitive(true);
     req.headers_mut().insert(header::AUTHORIZATION, v);
     Ok(())
@@ -341,13 +427,16 @@ fn set_auth(req: &mut Request<Full<Bytes>>, value: &str) -> Result<(), Error> {
 
 /// The token of a `WWW-Authenticate: Negotiate <b64>` (or `NTLM <b64>`) challenge.
 pub(crate) fn challenge_token(headers: &http::HeaderMap) -> Option<Vec<u8>> {
-    headers.get_all(header::WWW_AUTHENTICATE).iter().find_map(|v| {
-        let v = v.to_str().ok()?.trim();
-        let (scheme, token) = v.split_once(' ')?;
-        if scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM") {
-            B64.decode(token.trim()).ok()
-        } else {
-            None
-        }
-    })
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?.trim();
+            let (scheme, token) = v.split_once(' ')?;
+            if scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM") {
+                B64.decode(token.trim()).ok()
+            } else {
+                None
+            }
+        })
 }

@@ -35,15 +35,26 @@ enum Credentials {
 }
 
 fn credentials(req: &Request<Incoming>) -> Credentials {
-    let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Credentials::None;
     };
-    let Some((scheme, value)) = v.trim().split_once(' ') else { return Credentials::Unsupported };
+    let Some((scheme, value)) = v.trim().split_once(' ') else {
+        return Credentials::Unsupported;
+    };
     if scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM") {
-        return B64.decode(value.trim()).map_or(Credentials::Unsupported, Credentials::Negotiate);
+        return B64
+            .decode(value.trim())
+            .map_or(Credentials::Unsupported, Credentials::Negotiate);
     }
     if scheme.eq_ignore_ascii_case("Basic") {
-        let decoded = B64.decode(value.trim()).ok().and_then(|d| String::from_utf8(d).ok());
+        let decoded = B64
+            .decode(value.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok());
         if let Some((u, p)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
             return Credentials::Basic(u.to_owned(), p.to_owned());
         }
@@ -51,12 +62,20 @@ fn credentials(req: &Request<Incoming>) -> Credentials {
     Credentials::Unsupported
 }
 
-fn response(status: StatusCode, content_type: Option<&'static str>, body: Vec<u8>) -> Response<Full<Bytes>> {
+fn response(
+    status: StatusCode,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::SERVER, HeaderValue::from_static("Microsoft-HTTPAPI/2.0"));
+    r.headers_mut().insert(
+        header::SERVER,
+        HeaderValue::from_static("Microsoft-HTTPAPI/2.0"),
+    );
     if let Some(ct) = content_type {
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     r
 }
@@ -72,10 +91,16 @@ fn unauthorized(server: &ServerInner, secure: bool, token: Option<&[u8]>) -> Res
         }
         None => {
             if server.config.allow_ntlm {
-                h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
+                h.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Negotiate"),
+                );
             }
             if server.basic_allowed(secure) {
-                h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"WSMAN\""));
+                h.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"WSMAN\""),
+                );
             }
         }
     }
@@ -107,7 +132,11 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let limit = server.config.max_envelope_size_kb as usize * 1024 * 2 + 64 * 1024;
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
@@ -121,11 +150,16 @@ pub(crate) async fn handle(
             if !server.config.allow_ntlm {
                 return unauthorized(&server, secure, None);
             }
-            let is_first = token.starts_with(b"NTLMSSP\0") && token.get(8) == Some(&1) || token.first() == Some(&0x60);
+            let is_first = token.starts_with(b"NTLMSSP\0") && token.get(8) == Some(&1)
+                || token.first() == Some(&0x60);
             if is_first {
                 st.user = None;
                 st.sealing = None;
-                match NtlmAcceptor::for_first_token(&token, &server.acceptor_users, &server.config.computer_name) {
+                match NtlmAcceptor::for_first_token(
+                    &token,
+                    &server.acceptor_users,
+                    &server.config.computer_name,
+                ) {
                     Ok(a) => st.acceptor = Some(a),
                     Err(_) => return unauthorized(&server, secure, None),
                 }
@@ -138,28 +172,49 @@ pub(crate) async fn handle(
                     st.acceptor = Some(acceptor);
                     return unauthorized(&server, secure, Some(&out));
                 }
-                Ok(AcceptStep::Done { user, final_token: t }) => {
+                Ok(AcceptStep::Done {
+                    user,
+                    final_token: t,
+                }) => {
                     debug!(%peer, user = %user, "ntlm authenticated");
-                    let _ = server.events.send(ServerEvent::Authenticated { peer, user: user.clone(), scheme: AuthScheme::Negotiate });
+                    let _ = server.events.send(ServerEvent::Authenticated {
+                        peer,
+                        user: user.clone(),
+                        scheme: AuthScheme::Negotiate,
+                    });
                     st.user = Some(user);
                     st.sealing = Some(acceptor.into_sealing());
                     final_token = t;
                 }
                 Err(_) => {
                     debug!(%peer, "ntlm authentication refused");
-                    let _ = server.events.send(ServerEvent::AuthenticationFailed { peer });
+                    let _ = server
+                        .events
+                        .send(ServerEvent::AuthenticationFailed { peer });
                     return unauthorized(&server, secure, None);
                 }
             }
         }
         Credentials::Basic(user, password) => {
-            let known = server.config.users.iter().find(|u| u.username.eq_ignore_ascii_case(&user));
-            let good = known.is_some_and(|u| constant_time_eq(u.password.expose().as_bytes(), password.as_bytes()));
+            let known = server
+                .config
+                .users
+                .iter()
+                .find(|u| u.username.eq_ignore_ascii_case(&user));
+            let good = known.is_some_and(|u| {
+                constant_time_eq(u.password.expose().as_bytes(), password.as_bytes())
+            });
             if !server.basic_allowed(secure) || !good {
-                let _ = server.events.send(ServerEvent::AuthenticationFailed { peer });
+                let _ = server
+                    .events
+                    .send(ServerEvent::AuthenticationFailed { peer });
                 return unauthorized(&server, secure, None);
             }
-            let _ = server.events.send(ServerEvent::Authenticated { peer, user: user.clone(), scheme: AuthScheme::Basic });
+            let _ = server.events.send(ServerEvent::Authenticated {
+                peer,
+                user: user.clone(),
+                scheme: AuthScheme::Basic,
+            });
             basic_user = Some(user);
         }
         Credentials::Unsupported => return unauthorized(&server, secure, None),
@@ -186,14 +241,24 @@ pub(crate) async fn handle(
                 return response(StatusCode::BAD_REQUEST, None, Vec::new());
             }
         };
-        let caller = Caller { user: &user, peer, secure, host: host.as_deref() };
+        let caller = Caller {
+            user: &user,
+            peer,
+            secure,
+            host: host.as_deref(),
+        };
         let (status, soap) = dispatch(&server, &caller, &plain).await;
         match st.sealing.as_mut().map(|s| s.encrypt_body(soap.as_bytes())) {
             Some(Ok(sealed)) => response(status, Some(encryption::CONTENT_TYPE), sealed),
             _ => response(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
         }
     } else if secure || basic || server.config.allow_unencrypted {
-        let caller = Caller { user: &user, peer, secure, host: host.as_deref() };
+        let caller = Caller {
+            user: &user,
+            peer,
+            secure,
+            host: host.as_deref(),
+        };
         let (status, soap) = dispatch(&server, &caller, &body).await;
         response(status, Some(ns::SOAP_CONTENT_TYPE), soap.into_bytes())
     } else {

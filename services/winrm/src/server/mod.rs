@@ -57,7 +57,10 @@ pub struct ServerUser {
 
 impl ServerUser {
     pub fn new(username: impl Into<String>, password: impl Into<Password>) -> ServerUser {
-        ServerUser { username: username.into(), password: password.into() }
+        ServerUser {
+            username: username.into(),
+            password: password.into(),
+        }
     }
 }
 
@@ -108,7 +111,10 @@ impl ServerConfig {
     }
 
     fn validate(&self) -> Result<(), ServerError> {
-        let bad = |field, reason: &str| ServerError::Config { field, reason: reason.to_owned() };
+        let bad = |field, reason: &str| ServerError::Config {
+            field,
+            reason: reason.to_owned(),
+        };
         if self.users.is_empty() {
             return Err(bad("users", "at least one user is needed"));
         }
@@ -153,15 +159,46 @@ pub enum AuthScheme {
 /// stdin contents or credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
-    Authenticated { peer: SocketAddr, user: String, scheme: AuthScheme },
-    AuthenticationFailed { peer: SocketAddr },
-    ShellCreated { shell_id: String, user: String },
-    CommandStarted { shell_id: String, command_id: String, command_line: String },
-    StdinReceived { shell_id: String, command_id: String, bytes: usize, end: bool },
-    ReceiveTimedOut { shell_id: String, command_id: String },
-    Signalled { shell_id: String, command_id: String, signal: Signal },
-    CommandFinished { shell_id: String, command_id: String, exit_code: i32 },
-    ShellDeleted { shell_id: String },
+    Authenticated {
+        peer: SocketAddr,
+        user: String,
+        scheme: AuthScheme,
+    },
+    AuthenticationFailed {
+        peer: SocketAddr,
+    },
+    ShellCreated {
+        shell_id: String,
+        user: String,
+    },
+    CommandStarted {
+        shell_id: String,
+        command_id: String,
+        command_line: String,
+    },
+    StdinReceived {
+        shell_id: String,
+        command_id: String,
+        bytes: usize,
+        end: bool,
+    },
+    ReceiveTimedOut {
+        shell_id: String,
+        command_id: String,
+    },
+    Signalled {
+        shell_id: String,
+        command_id: String,
+        signal: Signal,
+    },
+    CommandFinished {
+        shell_id: String,
+        command_id: String,
+        exit_code: i32,
+    },
+    ShellDeleted {
+        shell_id: String,
+    },
 }
 
 pub(crate) struct ServerInner {
@@ -186,22 +223,36 @@ pub struct WinrmServer {
 
 impl std::fmt::Debug for WinrmServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WinrmServer").field("computer_name", &self.inner.config.computer_name).finish()
+        f.debug_struct("WinrmServer")
+            .field("computer_name", &self.inner.config.computer_name)
+            .finish()
     }
 }
 
 impl WinrmServer {
     /// Validates the configuration and builds the server.
-    pub fn new(config: ServerConfig, handler: Arc<dyn CommandHandler>) -> Result<WinrmServer, ServerError> {
+    pub fn new(
+        config: ServerConfig,
+        handler: Arc<dyn CommandHandler>,
+    ) -> Result<WinrmServer, ServerError> {
         config.validate()?;
         let acceptor_users = config
             .users
             .iter()
-            .map(|u| AcceptorUser { username: u.username.clone(), password: u.password.expose().to_owned() })
+            .map(|u| AcceptorUser {
+                username: u.username.clone(),
+                password: u.password.expose().to_owned(),
+            })
             .collect();
         let (events, _) = broadcast::channel(4096);
         Ok(WinrmServer {
-            inner: Arc::new(ServerInner { config, handler, shells: shells::Shells::default(), events, acceptor_users }),
+            inner: Arc::new(ServerInner {
+                config,
+                handler,
+                shells: shells::Shells::default(),
+                events,
+                acceptor_users,
+            }),
         })
     }
 
@@ -234,11 +285,19 @@ impl WinrmServer {
     }
 
     /// Performs the TLS handshake on `io`, then serves the connection.
-    pub async fn serve_tls_connection<IO>(&self, io: IO, peer: SocketAddr, tls: &TlsAcceptor) -> Result<(), ServerError>
+    pub async fn serve_tls_connection<IO>(
+        &self,
+        io: IO,
+        peer: SocketAddr,
+        tls: &TlsAcceptor,
+    ) -> Result<(), ServerError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let stream = tls.accept(io).await.map_err(|source| ServerError::Connection { peer, source })?;
+        let stream = tls
+            .accept(io)
+            .await
+            .map_err(|source| ServerError::Connection { peer, source })?;
         self.serve_io(stream, peer, true).await
     }
 
@@ -250,13 +309,20 @@ impl WinrmServer {
         let inner = self.inner.clone();
         let service = service_fn(move |req| {
             let (inner, state) = (inner.clone(), state.clone());
-            async move { Ok::<_, std::convert::Infallible>(http::handle(inner, state, peer, secure, req).await) }
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    http::handle(inner, state, peer, secure, req).await,
+                )
+            }
         });
         hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(TokioIo::new(io), service)
             .await
-            .map_err(|e| ServerError::Connection { peer, source: std::io::Error::other(e) })
+            .map_err(|e| ServerError::Connection {
+                peer,
+                source: std::io::Error::other(e),
+            })
     }
 
     /// Accepts connections until `shutdown` resolves (TLS when `tls` is given). Each

@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::handler::{CommandHandler, CommandRequest, ProcessIo, ShellInfo};
 use super::{ServerEvent, ServerInner};
 use crate::fault::Fault;
-use crate::messages::{CommandLine, CommandState, CommandStatus, ReceiveOutput, Signal, StreamChunk};
+use crate::messages::{
+    CommandLine, CommandState, CommandStatus, ReceiveOutput, Signal, StreamChunk,
+};
 
 const CMD_LINE_LIMIT: usize = 8191;
 const CREATE_PROCESS_LIMIT: usize = 32767;
@@ -63,7 +65,10 @@ impl Shells {
     }
 
     pub(crate) fn insert(&self, info: ShellInfo) -> Arc<ShellEntry> {
-        let entry = Arc::new(ShellEntry { info: Arc::new(info), commands: Mutex::new(HashMap::new()) });
+        let entry = Arc::new(ShellEntry {
+            info: Arc::new(info),
+            commands: Mutex::new(HashMap::new()),
+        });
         if let Ok(mut m) = self.map.lock() {
             m.insert(entry.info.shell_id.to_ascii_uppercase(), entry.clone());
         }
@@ -80,11 +85,17 @@ impl Shells {
 
     /// Removes the shell and kills its commands.
     pub(crate) fn remove(&self, shell_id: &str, user: &str) -> bool {
-        let Some(shell) = self.get(shell_id, user) else { return false };
+        let Some(shell) = self.get(shell_id, user) else {
+            return false;
+        };
         if let Ok(mut m) = self.map.lock() {
             m.remove(&shell_id.to_ascii_uppercase());
         }
-        let commands: Vec<_> = shell.commands.lock().map(|mut c| c.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+        let commands: Vec<_> = shell
+            .commands
+            .lock()
+            .map(|mut c| c.drain().map(|(_, v)| v).collect())
+            .unwrap_or_default();
         for c in commands {
             c.kill();
         }
@@ -93,9 +104,17 @@ impl Shells {
 
     /// Kills everything (server shutdown).
     pub(crate) fn clear(&self) {
-        let shells: Vec<_> = self.map.lock().map(|mut m| m.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+        let shells: Vec<_> = self
+            .map
+            .lock()
+            .map(|mut m| m.drain().map(|(_, v)| v).collect())
+            .unwrap_or_default();
         for s in shells {
-            let commands: Vec<_> = s.commands.lock().map(|mut c| c.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+            let commands: Vec<_> = s
+                .commands
+                .lock()
+                .map(|mut c| c.drain().map(|(_, v)| v).collect())
+                .unwrap_or_default();
             for c in commands {
                 c.kill();
             }
@@ -105,7 +124,11 @@ impl Shells {
 
 impl ShellEntry {
     fn command(&self, id: &str) -> Option<Arc<CommandEntry>> {
-        self.commands.lock().ok()?.get(&id.to_ascii_uppercase()).cloned()
+        self.commands
+            .lock()
+            .ok()?
+            .get(&id.to_ascii_uppercase())
+            .cloned()
     }
 
     /// Starts a command: the shell's own length rules first, then the handler.
@@ -120,13 +143,22 @@ impl ShellEntry {
         if length > CREATE_PROCESS_LIMIT {
             return Err(Fault::filename_too_long(machine));
         }
-        let command_id = line.command_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()).to_ascii_uppercase();
+        let command_id = line
+            .command_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+            .to_ascii_uppercase();
         let buffer = server.config.stream_buffer;
         let (stdin_tx, stdin_rx) = mpsc::channel(buffer);
         let (out_tx, out_rx) = mpsc::channel(buffer);
         let (err_tx, err_rx) = mpsc::channel(buffer);
         let cancel = CancellationToken::new();
-        let io = ProcessIo { stdin: stdin_rx, stdout: out_tx, stderr: err_tx, cancel: cancel.clone() };
+        let io = ProcessIo {
+            stdin: stdin_rx,
+            stdout: out_tx,
+            stderr: err_tx,
+            cancel: cancel.clone(),
+        };
         let process = if !line.options.skip_cmd_shell && length > CMD_LINE_LIMIT {
             // cmd.exe refuses the line: empty stdout, the message on stderr, exit code 1.
             let ProcessIo { stderr, .. } = io;
@@ -154,13 +186,25 @@ impl ShellEntry {
         let task = tokio::spawn(async move {
             let code = process.await;
             let _ = exit_tx.send(Some(code));
-            let _ = events.send(ServerEvent::CommandFinished { shell_id, command_id: cid, exit_code: code });
+            let _ = events.send(ServerEvent::CommandFinished {
+                shell_id,
+                command_id: cid,
+                exit_code: code,
+            });
         });
         let entry = Arc::new(CommandEntry {
             stdin: Mutex::new(Some(stdin_tx)),
             output: tokio::sync::Mutex::new(OutputState {
-                stdout: StreamState { rx: out_rx, closed: false, end_reported: false },
-                stderr: StreamState { rx: err_rx, closed: false, end_reported: false },
+                stdout: StreamState {
+                    rx: out_rx,
+                    closed: false,
+                    end_reported: false,
+                },
+                stderr: StreamState {
+                    rx: err_rx,
+                    closed: false,
+                    end_reported: false,
+                },
             }),
             exit: exit_rx,
             cancel,
@@ -173,12 +217,22 @@ impl ShellEntry {
     }
 
     /// Delivers stdin chunks in order; waits up to `timeout` for room in the pipe.
-    pub(crate) async fn send(&self, machine: &str, chunks: Vec<StreamChunk>, timeout: Duration) -> Result<(usize, bool), Fault> {
+    pub(crate) async fn send(
+        &self,
+        machine: &str,
+        chunks: Vec<StreamChunk>,
+        timeout: Duration,
+    ) -> Result<(usize, bool), Fault> {
         let mut total = 0;
         let mut ended = false;
         for chunk in chunks {
-            let id = chunk.command_id.as_deref().ok_or_else(|| Fault::invalid_parameter(machine))?;
-            let cmd = self.command(id).ok_or_else(|| Fault::unknown_command(machine))?;
+            let id = chunk
+                .command_id
+                .as_deref()
+                .ok_or_else(|| Fault::invalid_parameter(machine))?;
+            let cmd = self
+                .command(id)
+                .ok_or_else(|| Fault::unknown_command(machine))?;
             let tx = cmd.stdin.lock().ok().and_then(|g| g.clone());
             if let Some(tx) = tx {
                 total += chunk.data.len();
@@ -201,8 +255,15 @@ impl ShellEntry {
     }
 
     /// Sends a signal. Terminate kills the command and forgets it.
-    pub(crate) fn signal(&self, machine: &str, command_id: &str, signal: Signal) -> Result<(), Fault> {
-        let cmd = self.command(command_id).ok_or_else(|| Fault::unknown_command(machine))?;
+    pub(crate) fn signal(
+        &self,
+        machine: &str,
+        command_id: &str,
+        signal: Signal,
+    ) -> Result<(), Fault> {
+        let cmd = self
+            .command(command_id)
+            .ok_or_else(|| Fault::unknown_command(machine))?;
         match signal {
             Signal::Terminate => {
                 cmd.kill();
@@ -224,7 +285,9 @@ impl ShellEntry {
         timeout: Duration,
         max_bytes: usize,
     ) -> Result<ReceiveOutput, Fault> {
-        let cmd = self.command(command_id).ok_or_else(|| Fault::unknown_command(machine))?;
+        let cmd = self
+            .command(command_id)
+            .ok_or_else(|| Fault::unknown_command(machine))?;
         let deadline = Instant::now() + timeout;
         let mut out = match tokio::time::timeout_at(deadline, cmd.output.lock()).await {
             Ok(guard) => guard,
@@ -236,22 +299,46 @@ impl ShellEntry {
             let exit_code = *exit.borrow_and_update();
             let mut budget = max_bytes;
             let OutputState { stdout, stderr } = &mut *out;
-            drain(stdout, "stdout", &mut streams, &mut budget, exit_code.is_some());
-            drain(stderr, "stderr", &mut streams, &mut budget, exit_code.is_some());
+            drain(
+                stdout,
+                "stdout",
+                &mut streams,
+                &mut budget,
+                exit_code.is_some(),
+            );
+            drain(
+                stderr,
+                "stderr",
+                &mut streams,
+                &mut budget,
+                exit_code.is_some(),
+            );
             let finished = exit_code.is_some() && stdout.closed && stderr.closed && budget > 0;
             for (state, name) in [(stdout, "stdout"), (stderr, "stderr")] {
                 if state.closed && !state.end_reported && (finished || state_drained(state)) {
                     state.end_reported = true;
-                    streams.push(StreamChunk { name: name.into(), command_id: None, data: Vec::new(), end: true });
+                    streams.push(StreamChunk {
+                        name: name.into(),
+                        command_id: None,
+                        data: Vec::new(),
+                        end: true,
+                    });
                 }
             }
             if finished || !streams.is_empty() {
                 let status = CommandStatus {
                     command_id: None,
-                    state: if finished { CommandState::Done } else { CommandState::Running },
+                    state: if finished {
+                        CommandState::Done
+                    } else {
+                        CommandState::Running
+                    },
                     exit_code: if finished { exit_code } else { None },
                 };
-                return Ok(ReceiveOutput { streams: merge_ends(streams), status: Some(status) });
+                return Ok(ReceiveOutput {
+                    streams: merge_ends(streams),
+                    status: Some(status),
+                });
             }
             let OutputState { stdout, stderr } = &mut *out;
             tokio::select! {
@@ -281,12 +368,23 @@ fn state_drained(state: &StreamState) -> bool {
 /// Moves available chunks of one stream into `streams`, within `budget` bytes. Marks the
 /// stream closed when its senders are gone, or when the process has exited and nothing is
 /// left (a handler that leaked a sender must not hold Done back forever).
-fn drain(state: &mut StreamState, name: &str, streams: &mut Vec<StreamChunk>, budget: &mut usize, exited: bool) {
+fn drain(
+    state: &mut StreamState,
+    name: &str,
+    streams: &mut Vec<StreamChunk>,
+    budget: &mut usize,
+    exited: bool,
+) {
     while !state.closed && *budget > 0 {
         match state.rx.try_recv() {
             Ok(b) => {
                 *budget = budget.saturating_sub(b.len());
-                streams.push(StreamChunk { name: name.into(), command_id: None, data: b.to_vec(), end: false });
+                streams.push(StreamChunk {
+                    name: name.into(),
+                    command_id: None,
+                    data: b.to_vec(),
+                    end: false,
+                });
             }
             Err(mpsc::error::TryRecvError::Disconnected) => state.closed = true,
             Err(mpsc::error::TryRecvError::Empty) => {
@@ -301,7 +399,8 @@ fn drain(state: &mut StreamState, name: &str, streams: &mut Vec<StreamChunk>, bu
 
 /// Orders chunks stdout-first like Windows and keeps each stream's End after its data.
 fn merge_ends(streams: Vec<StreamChunk>) -> Vec<StreamChunk> {
-    let (mut out, mut err): (Vec<_>, Vec<_>) = streams.into_iter().partition(|c| c.name == "stdout");
+    let (mut out, mut err): (Vec<_>, Vec<_>) =
+        streams.into_iter().partition(|c| c.name == "stdout");
     out.sort_by_key(|c| c.end);
     err.sort_by_key(|c| c.end);
     out.extend(err);

@@ -25,7 +25,9 @@ pub struct SelfSignedCert {
 
 impl std::fmt::Debug for SelfSignedCert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SelfSignedCert").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+        f.debug_struct("SelfSignedCert")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -38,20 +40,32 @@ impl SelfSignedCert {
     /// (DNS names or IP addresses, e.g. `["localhost", "127.0.10.1"]`).
     pub fn generate(names: &[String]) -> Result<SelfSignedCert, ServerError> {
         if names.is_empty() {
-            return Err(ServerError::Config { field: "tls names", reason: "at least one name is needed".into() });
+            return Err(ServerError::Config {
+                field: "tls names",
+                reason: "at least one name is needed".into(),
+            });
         }
         let ca_key = KeyPair::generate().map_err(tls_err("ca key"))?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err("ca params"))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(tls_err("ca params"))?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "Aether-V test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Aether-V test CA");
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca_params.self_signed(&ca_key).map_err(tls_err("ca certificate"))?;
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(tls_err("ca certificate"))?;
         let issuer = Issuer::new(ca_params, ca_key);
 
         let key = KeyPair::generate().map_err(tls_err("server key"))?;
         let mut params = CertificateParams::new(names.to_vec()).map_err(tls_err("server names"))?;
-        params.distinguished_name.push(DnType::CommonName, names[0].clone());
-        let cert = params.signed_by(&key, &issuer).map_err(tls_err("server certificate"))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].clone());
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(tls_err("server certificate"))?;
         Ok(SelfSignedCert {
             ca_pem: ca_cert.pem(),
             cert_pem: cert.pem(),
@@ -79,7 +93,10 @@ impl SelfSignedCert {
     }
 }
 
-fn acceptor_from_der(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<TlsAcceptor, ServerError> {
+fn acceptor_from_der(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor, ServerError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -96,7 +113,9 @@ pub fn acceptor_from_pem(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor, S
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServerError::Tls(format!("certificate pem: {e}")))?;
     if chain.is_empty() {
-        return Err(ServerError::Tls("certificate pem holds no certificate".into()));
+        return Err(ServerError::Tls(
+            "certificate pem holds no certificate".into(),
+        ));
     }
     let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
         .map_err(|e| ServerError::Tls(format!("key pem: {e}")))?

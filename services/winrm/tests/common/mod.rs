@@ -9,7 +9,8 @@ use std::time::Duration;
 use aetherv_winrm::client::{AuthMethod, Client, ClientConfig, OutputChunk, OutputStream};
 use aetherv_winrm::fault::Fault;
 use aetherv_winrm::server::{
-    CommandHandler, CommandRequest, ProcessFuture, ProcessIo, SelfSignedCert, ServerConfig, ServerUser, WinrmServer,
+    CommandHandler, CommandRequest, ProcessFuture, ProcessIo, SelfSignedCert, ServerConfig,
+    ServerUser, WinrmServer,
 };
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -42,7 +43,11 @@ impl CommandHandler for TestHandler {
         let id = req.command_id.clone();
         Ok(match name.as_str() {
             "echo" => {
-                let code = req.arguments.first().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let code = req
+                    .arguments
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0);
                 Box::pin(async move {
                     while let Some(chunk) = io.stdin.recv().await {
                         if io.stdout.send(chunk).await.is_err() {
@@ -64,7 +69,11 @@ impl CommandHandler for TestHandler {
                 0
             }),
             "emit" => {
-                let n: usize = req.arguments.first().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let n: usize = req
+                    .arguments
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0);
                 Box::pin(async move {
                     let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
                     for piece in data.chunks(7000) {
@@ -109,17 +118,31 @@ impl Drop for TestServer {
 }
 
 pub fn server_config() -> ServerConfig {
-    ServerConfig::new("SIMHOST", vec![ServerUser::new(USER, PASSWORD), ServerUser::new("DOMAIN\\second", "Second-Pw-2")])
+    ServerConfig::new(
+        "SIMHOST",
+        vec![
+            ServerUser::new(USER, PASSWORD),
+            ServerUser::new("DOMAIN\\second", "Second-Pw-2"),
+        ],
+    )
 }
 
 /// Starts a server on 127.0.0.1:0 (TLS with a fresh CA when `tls`).
 pub async fn start(config: ServerConfig, tls: bool) -> TestServer {
     let gate = Arc::new(Notify::new());
     let (tx, rx) = mpsc::unbounded_channel();
-    let server = WinrmServer::new(config, Arc::new(TestHandler { gate: gate.clone(), cancelled: tx })).unwrap();
+    let server = WinrmServer::new(
+        config,
+        Arc::new(TestHandler {
+            gate: gate.clone(),
+            cancelled: tx,
+        }),
+    )
+    .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let cert = tls.then(|| SelfSignedCert::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap());
+    let cert =
+        tls.then(|| SelfSignedCert::generate(&["localhost".into(), "127.0.0.1".into()]).unwrap());
     let acceptor: Option<TlsAcceptor> = cert.as_ref().map(|c| c.acceptor().unwrap());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let s = server.clone();
@@ -130,7 +153,15 @@ pub async fn start(config: ServerConfig, tls: bool) -> TestServer {
             })
             .await;
     });
-    TestServer { server, addr, gate, cancelled: rx, cert, stop: Some(stop_tx), task }
+    TestServer {
+        server,
+        addr,
+        gate,
+        cancelled: rx,
+        cert,
+        stop: Some(stop_tx),
+        task,
+    }
 }
 
 impl TestServer {
