@@ -1,0 +1,61 @@
+//! The agent protocol between the control plane and Hyper-V hosts (`schemas/agent/` is
+//! its contract): typed operations with their params and results, the closed list of
+//! error codes, VM states and Hyper-V's power-transition rules, the embedded JSON Schemas
+//! and their validators, the incremental parser of an agent's JSON-lines output, and the
+//! [`HostAgent`] trait through which every service runs an operation on a host.
+//!
+//! Called by the services that touch hosts (remote-tasks, host-deploy, inventory, jobs)
+//! and by the simulator (`aetherv-hvsim`), which decodes requests with
+//! [`AgentRequest::decode`] and must produce results these schemas accept. It calls no
+//! other crate of the workspace; the WinRM implementation of [`HostAgent`] (on
+//! `aetherv-winrm`) lives beside the trait.
+//!
+//! One call: build an [`AgentRequest`] (validated), send `request.to_json_line()` then the
+//! agent bundle on stdin, feed stdout to an [`OutputParser`] as it arrives, forward its
+//! [`AgentEvent`]s, and end with the [`ResultLine`] or a [`ProtocolViolation`].
+
+#![forbid(unsafe_code)]
+
+mod agent;
+mod agent_error;
+mod ids;
+mod model;
+mod operation;
+pub mod ops;
+mod output;
+mod parser;
+mod request;
+mod schema;
+mod serde_util;
+mod target;
+mod vm_state;
+
+pub use agent::{
+    AgentOutcome, CallOptions, Error, HostAgent, HostAgentExt, TransportError, TransportErrorKind,
+};
+pub use agent_error::{
+    AgentError, AgentErrorCode, AgentIntegrityDetails, AlreadyExistsDetails, CancelledDetails,
+    ErrorDetails, ExistingKind, FieldError, HypervComponent, HypervUnavailableDetails,
+    InsufficientResourcesDetails, InternalDetails, InvalidRequestDetails, InvalidStateDetails,
+    NotFoundDetails, ObjectKind, OperationFailedDetails, ScarceResource, TimeoutDetails,
+    UnsupportedOperationDetails, UnsupportedProtocolDetails, VmNotFoundDetails,
+};
+pub use ids::{CorrelationId, DiskId, Error as IdError, HostId, NicId, VmId};
+pub use model::{
+    ControllerType, Disk, DiskType, Generation, Image, Network, NewDiskType, Nic, OsFamily,
+    ResourceCatalogue, SecureBootTemplate, StorageClass, StorageLocation, SwitchType, Timestamp,
+    VirtualSwitch, Vm, Warning,
+};
+pub use operation::{Operation, OperationParams, Params};
+pub use output::{AgentEvent, LogLevel, LogLine, OutputLine, ProgressLine, ResultLine};
+pub use parser::{
+    DEFAULT_MAX_LINE_BYTES, EXCERPT_BYTES, OutputParser, ProtocolViolation, ViolationKind,
+};
+pub use request::{AgentRequest, PROTOCOL_VERSION, RequestError};
+pub use schema::{
+    SCHEMA_BASE_URI, SCHEMA_FILES, SchemaError, ensure_compiled, params_schema_file,
+    result_schema_file, validate_against, validate_output_line, validate_params, validate_request,
+    validate_result,
+};
+pub use target::{AuthKind, EndpointSettings, HostTarget, Secret, TargetError, Timeouts};
+pub use vm_state::{NotAllowed, PowerAction, PowerTransition, VmState};
