@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod abortable;
 mod api_error;
 mod chain;
 pub mod client;

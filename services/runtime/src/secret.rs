@@ -70,10 +70,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     }
 }
 
-/// Serializes as the mask: a dumped configuration never contains the secret.
-impl<T> Serialize for Secret<T> {
+/// Serializes as the mask: a dumped configuration never contains the secret. An empty
+/// value serializes as `""`, so an unset secret stays unset when the config loader merges
+/// layers over the serialized defaults.
+impl<T: AsRef<str>> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(MASK)
+        if self.0.as_ref().is_empty() {
+            serializer.serialize_str("")
+        } else {
+            serializer.serialize_str(MASK)
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! set, and `aetherv.common.v1.Diagnostics`; served on a caller-bound `TcpListener` until a
 //! shutdown future resolves, then drained with a deadline.
 //!
-//! ```ignore
+//! ```text
 //! let server = GrpcServer::new("aetherv-inventory", &config.server).add_service(InventoryServer::new(svc));
 //! let health = server.health();           // flip to SERVING once dependencies answer
 //! server.serve(listener, shutdown).await?;
@@ -16,11 +16,14 @@ use std::time::{Duration, SystemTime};
 use aetherv_proto::common::v1::diagnostics_server::DiagnosticsServer;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+use crate::abortable::AbortableIo;
 use crate::config::{Issues, duration};
 use crate::context::CallContextLayer;
 use crate::diagnostics::DiagnosticsService;
@@ -242,7 +245,13 @@ impl GrpcServer {
             .add_service(reflection_v1alpha)
             .add_service(DiagnosticsServer::new(diagnostics));
 
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let abort = CancellationToken::new();
+        let incoming = {
+            let abort = abort.clone();
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(move |accepted| accepted.map(|socket| AbortableIo::new(socket, &abort)))
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
             .http2_keepalive_interval(Some(config.keepalive_interval))
@@ -277,6 +286,7 @@ impl GrpcServer {
                 Ok(DrainOutcome::Complete)
             }
             Err(_) => {
+                abort.cancel();
                 tracing::warn!(service = %name, deadline = ?config.drain_timeout, "drain deadline passed, aborting the remaining calls");
                 Ok(DrainOutcome::DeadlinePassed)
             }

@@ -17,10 +17,13 @@ pub(super) struct Tree {
 }
 
 impl Tree {
-    pub(super) fn new(section: &'static str) -> Tree {
+    /// Starts from the defaults, so a layer that sets one key of a nested table keeps the
+    /// parent's defaults for the others (serde alone would take the nested type's own
+    /// `Default`).
+    pub(super) fn new(section: &'static str, defaults: Table) -> Tree {
         Tree {
             section,
-            table: Table::new(),
+            table: defaults,
             origins: BTreeMap::new(),
         }
     }

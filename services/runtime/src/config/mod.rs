@@ -20,7 +20,10 @@
 //! ([`process_env`] in binaries, a literal list in tests).
 //!
 //! Config structs put `#[serde(default)]` on the container so every key is optional, and
-//! use [`duration`] for durations (humantime: `"30s"`, `"2m"`, `"1h 30m"`).
+//! use [`duration`] for durations (humantime: `"30s"`, `"2m"`, `"1h 30m"`). The defaults
+//! are serialized to TOML and the layers merged on top, so a nested table keeps the parent
+//! type's defaults for the keys no layer sets. A default never holds a secret: a
+//! [`crate::Secret`] serializes as its mask when set, so its default must be empty.
 
 mod args;
 pub mod duration;
@@ -254,7 +257,7 @@ impl Loader {
         let section = C::SECTION;
         let hints = toml::Table::try_from(C::default())
             .map_err(|source| Error::Defaults { section, source })?;
-        let mut tree = merge::Tree::new(section);
+        let mut tree = merge::Tree::new(section, hints.clone());
         let mut issues = Vec::new();
         if let Some(path) = &self.file {
             tree.apply_file(path, &read_file(path)?, &mut issues)?;
