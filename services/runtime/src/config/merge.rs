@@ -143,7 +143,6 @@ impl Tree {
         let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
         let deserializer = serde_ignored::Deserializer::new(Value::Table(table), &mut record);
         let config: Result<C, _> = serde_path_to_error::deserialize(deserializer);
-        drop(record);
         match config {
             Err(error) => {
                 let key = error.path().to_string();
