@@ -107,3 +107,24 @@ fn endpoint(config: &ClientConfig) -> Result<Endpoint, Error> {
 pub fn connect_lazy(config: &ClientConfig) -> Result<Channel, Error> {
     Ok(endpoint(config)?.connect_lazy())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn endpoints_are_checked_and_channels_made_lazily() {
+        assert!(connect_lazy(&ClientConfig::local(50053)).is_ok());
+        let bad = ClientConfig {
+            endpoint: "127.0.0.1:50053".to_string(),
+            ..ClientConfig::local(0)
+        };
+        assert!(matches!(connect_lazy(&bad), Err(Error::Endpoint { .. })));
+        assert_eq!(bad.check().map_err(|(key, _)| key), Err("endpoint"));
+        let zero = ClientConfig {
+            connect_timeout: Duration::ZERO,
+            ..ClientConfig::local(1)
+        };
+        assert_eq!(zero.check().map_err(|(key, _)| key), Err("connect_timeout"));
+    }
+}

@@ -85,3 +85,27 @@ pub fn init(config: &TelemetryConfig) -> Result<(), Error> {
     };
     result.map_err(Error::AlreadyInstalled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_checked_and_formats_read_from_config() {
+        let good = TelemetryConfig {
+            filter: "info,aetherv_inventory=debug".to_string(),
+            format: LogFormat::Json,
+        };
+        assert_eq!(good.check(), Ok(()));
+        let bad = TelemetryConfig {
+            filter: "info,=[".to_string(),
+            format: LogFormat::Text,
+        };
+        assert!(bad.check().is_err());
+        let parsed: Result<TelemetryConfig, _> = toml::from_str("format = \"json\"");
+        assert_eq!(
+            parsed.map(|config| config.format).ok(),
+            Some(LogFormat::Json)
+        );
+    }
+}
