@@ -60,6 +60,14 @@ impl ServerConfig {
         }
     }
 
+    /// For tests: loopback port 0, a 2 s drain, default keepalive.
+    pub fn for_testing() -> ServerConfig {
+        ServerConfig {
+            drain_timeout: Duration::from_secs(2),
+            ..ServerConfig::on_port(0)
+        }
+    }
+
     /// Validation for a service's `validate`; `key` is where the table sits (`"server"`).
     pub fn validate(&self, key: &str, issues: &mut Issues) {
         if self.drain_timeout.is_zero() || self.drain_timeout > Duration::from_secs(600) {
