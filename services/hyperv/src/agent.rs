@@ -244,7 +244,12 @@ pub trait HostAgentExt: HostAgent {
         host: &'a HostTarget,
         options: CallOptions,
     ) -> BoxFuture<'a, Result<InventoryCollectResult, Error>> {
-        self.run(host, &InventoryCollectParams::default(), options, no_events())
+        self.run(
+            host,
+            &InventoryCollectParams::default(),
+            options,
+            no_events(),
+        )
     }
 
     /// `host.resources`, without events.

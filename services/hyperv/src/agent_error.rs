@@ -145,7 +145,11 @@ pub struct FieldError {
 
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{at}: {}", self.message)
     }
 }
@@ -425,8 +429,12 @@ impl ErrorDetails {
         use serde_json::from_value as parse;
         Ok(match code {
             AgentErrorCode::InvalidRequest => ErrorDetails::InvalidRequest(parse(details)?),
-            AgentErrorCode::UnsupportedProtocol => ErrorDetails::UnsupportedProtocol(parse(details)?),
-            AgentErrorCode::UnsupportedOperation => ErrorDetails::UnsupportedOperation(parse(details)?),
+            AgentErrorCode::UnsupportedProtocol => {
+                ErrorDetails::UnsupportedProtocol(parse(details)?)
+            }
+            AgentErrorCode::UnsupportedOperation => {
+                ErrorDetails::UnsupportedOperation(parse(details)?)
+            }
             AgentErrorCode::AgentIntegrity => ErrorDetails::AgentIntegrity(parse(details)?),
             AgentErrorCode::HypervUnavailable => ErrorDetails::HypervUnavailable(parse(details)?),
             AgentErrorCode::VmNotFound => ErrorDetails::VmNotFound(parse(details)?),

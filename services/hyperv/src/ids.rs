@@ -73,10 +73,19 @@ impl HostId {
         }
         for label in name.split('.') {
             if label.is_empty() || label.len() > 63 {
-                return Err(invalid(KIND, "each dot-separated label must be 1 to 63 characters"));
+                return Err(invalid(
+                    KIND,
+                    "each dot-separated label must be 1 to 63 characters",
+                ));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(invalid(KIND, "only letters, digits, '-' and '.' are allowed"));
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(invalid(
+                    KIND,
+                    "only letters, digits, '-' and '.' are allowed",
+                ));
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(invalid(KIND, "a label may not start or end with '-'"));
@@ -105,11 +114,18 @@ impl VmId {
     /// Parses the canonical form: 36 characters, lower case, hyphenated, no braces.
     pub fn parse(text: &str) -> Result<Self, Error> {
         const KIND: &str = "vm id";
-        let uuid = Uuid::try_parse(text)
-            .map_err(|_| invalid(KIND, "must be a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e"))?;
+        let uuid = Uuid::try_parse(text).map_err(|_| {
+            invalid(
+                KIND,
+                "must be a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e",
+            )
+        })?;
         let canonical = uuid.hyphenated().to_string();
         if canonical != text {
-            return Err(invalid(KIND, "must be lower case, hyphenated, without braces"));
+            return Err(invalid(
+                KIND,
+                "must be lower case, hyphenated, without braces",
+            ));
         }
         Ok(Self(uuid))
     }
@@ -179,7 +195,8 @@ fn is_hyperv_device_id(text: &str, guids: usize, tail: &[fn(&str) -> bool]) -> b
         return false;
     }
     let (head, rest) = parts.split_at(guids);
-    head.iter().all(|p| p.len() == 36 && Uuid::try_parse(p).is_ok())
+    head.iter()
+        .all(|p| p.len() == 36 && Uuid::try_parse(p).is_ok())
         && rest.iter().zip(tail).all(|(part, check)| check(part))
 }
 
@@ -199,7 +216,10 @@ impl DiskId {
         if is_hyperv_device_id(text, 2, &[is_small_number, is_small_number, |p| p == "D"]) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(invalid("disk id", "must look like Microsoft:<guid>\\<guid>\\<n>\\<n>\\D"))
+            Err(invalid(
+                "disk id",
+                "must look like Microsoft:<guid>\\<guid>\\<n>\\<n>\\D",
+            ))
         }
     }
 
@@ -280,9 +300,10 @@ impl CorrelationId {
             Some(first) if !first.is_ascii_alphanumeric() => {
                 Err(invalid(KIND, "must start with a letter or digit"))
             }
-            Some(_) if !text.bytes().all(valid_char) => {
-                Err(invalid(KIND, "only letters, digits and . _ : - are allowed"))
-            }
+            Some(_) if !text.bytes().all(valid_char) => Err(invalid(
+                KIND,
+                "only letters, digits and . _ : - are allowed",
+            )),
             Some(_) => Ok(Self(text.to_owned())),
         }
     }
@@ -310,8 +331,14 @@ mod tests {
 
     #[test]
     fn host_ids_are_lower_cased_dns_names() {
-        assert_eq!(HostId::parse("HV-01.Lab.Example").map(|h| h.0), Ok("hv-01.lab.example".into()));
-        assert_eq!(HostId::parse("127.0.10.1").map(|h| h.0), Ok("127.0.10.1".into()));
+        assert_eq!(
+            HostId::parse("HV-01.Lab.Example").map(|h| h.0),
+            Ok("hv-01.lab.example".into())
+        );
+        assert_eq!(
+            HostId::parse("127.0.10.1").map(|h| h.0),
+            Ok("127.0.10.1".into())
+        );
         for bad in ["", "a..b", "-a", "a-", "a_b", "a b", &"x".repeat(64)] {
             assert!(HostId::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -331,7 +358,10 @@ mod tests {
         let g = "0F8FAD5B-D9CB-469F-A165-70867728950E";
         let disk = format!("Microsoft:{g}\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\0\\1\\D");
         assert!(DiskId::parse(&disk).is_ok());
-        assert_eq!(DiskId::parse(&disk), DiskId::parse(&disk.replace(g, &g.to_lowercase())));
+        assert_eq!(
+            DiskId::parse(&disk),
+            DiskId::parse(&disk.replace(g, &g.to_lowercase()))
+        );
         assert!(DiskId::parse(&disk.replace("\\D", "\\L")).is_err());
         assert!(DiskId::parse(&format!("Microsoft:{g}\\{g}\\100\\1\\D")).is_err());
         let nic = format!("Microsoft:{g}\\{g}");

@@ -49,7 +49,9 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = Cow::<str>::deserialize(deserializer)?;
         if !text.ends_with('Z') {
-            return Err(serde::de::Error::custom("timestamp must be in UTC with a Z suffix"));
+            return Err(serde::de::Error::custom(
+                "timestamp must be in UTC with a Z suffix",
+            ));
         }
         OffsetDateTime::parse(&text, &Rfc3339)
             .map(Self)

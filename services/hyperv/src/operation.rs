@@ -122,7 +122,9 @@ pub trait OperationParams: Serialize + DeserializeOwned + Send + Sync + 'static 
     fn to_params(&self) -> Result<Map<String, Value>, serde_json::Error> {
         match serde_json::to_value(self)? {
             Value::Object(map) => Ok(map),
-            _ => Err(serde::ser::Error::custom("params must serialise to an object")),
+            _ => Err(serde::ser::Error::custom(
+                "params must serialise to an object",
+            )),
         }
     }
 }

@@ -58,7 +58,10 @@ pub enum ViolationKind {
         errors: Vec<FieldError>,
     },
     /// A successful result whose data fails the operation's result schema.
-    #[error("the result data at line {line} does not match {schema}: {}", join(errors))]
+    #[error(
+        "the result data at line {line} does not match {schema}: {}",
+        join(errors)
+    )]
     InvalidResultData {
         /// Where.
         line: usize,
@@ -95,7 +98,9 @@ fn join(errors: &[FieldError]) -> String {
 
 /// A host's agent broke the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("host {host} broke the agent protocol in {operation}: {kind}; its output began {excerpt:?}")]
+#[error(
+    "host {host} broke the agent protocol in {operation}: {kind}; its output began {excerpt:?}"
+)]
 pub struct ProtocolViolation {
     /// The host.
     pub host: HostId,
@@ -153,7 +158,8 @@ impl OutputParser {
             return Err(violation.clone());
         }
         let room = EXCERPT_BYTES.saturating_sub(self.excerpt.len());
-        self.excerpt.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        self.excerpt
+            .extend_from_slice(&chunk[..room.min(chunk.len())]);
         let mut events = Vec::new();
         let mut rest = chunk;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {

@@ -84,12 +84,17 @@ impl RequestError {
                     requested: *requested,
                     supported: vec![PROTOCOL_VERSION],
                 }),
-                format!("protocol version {requested:?} is not supported; this agent speaks {PROTOCOL_VERSION}"),
+                format!(
+                    "protocol version {requested:?} is not supported; this agent speaks {PROTOCOL_VERSION}"
+                ),
             ),
             RequestError::UnsupportedOperation { operation } => AgentError::new(
                 ErrorDetails::UnsupportedOperation(UnsupportedOperationDetails {
                     operation: operation.clone(),
-                    supported: Operation::ALL.iter().map(|o| o.as_str().to_owned()).collect(),
+                    supported: Operation::ALL
+                        .iter()
+                        .map(|o| o.as_str().to_owned())
+                        .collect(),
                 }),
                 format!("operation {operation:?} is not supported"),
             ),
@@ -152,9 +157,12 @@ impl AgentRequest {
     /// CR/LF are tolerated; the protocol version is checked first, then the operation,
     /// then the schema and the cross-field rules (pointers relative to the request).
     pub fn decode(line: &str) -> Result<(AgentRequest, Params), RequestError> {
-        let line = line.trim_start_matches('\u{feff}').trim_end_matches(['\r', '\n']);
-        let value: Value = serde_json::from_str(line)
-            .map_err(|e| RequestError::NotJson(format!("line {} column {}", e.line(), e.column())))?;
+        let line = line
+            .trim_start_matches('\u{feff}')
+            .trim_end_matches(['\r', '\n']);
+        let value: Value = serde_json::from_str(line).map_err(|e| {
+            RequestError::NotJson(format!("line {} column {}", e.line(), e.column()))
+        })?;
         let Value::Object(object) = &value else {
             return Err(RequestError::NotJson("not an object".to_owned()));
         };

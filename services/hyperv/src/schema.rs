@@ -197,8 +197,56 @@ fn field_errors(error: &ValidationError<'_>) -> Vec<FieldError> {
             .map(|name| field(format!("{at}/{}", escape(name)), "is not an allowed field"))
             .collect(),
         ValidationErrorKind::FalseSchema => vec![field(at.to_owned(), "is not allowed here")],
-        _ => vec![field(at.to_owned(), &error.masked_with("value").to_string())],
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            if let Some(names) = required_alternatives(context) {
+                return vec![field(
+                    at.to_owned(),
+                    &format!("needs one of: {}", names.join(", ")),
+                )];
+            }
+            match tagged_alternative(context) {
+                Some(branch) => branch.iter().flat_map(field_errors).collect(),
+                None => vec![field(
+                    at.to_owned(),
+                    &error.masked_with("value").to_string(),
+                )],
+            }
+        }
+        _ => vec![field(
+            at.to_owned(),
+            &error.masked_with("value").to_string(),
+        )],
     }
+}
+
+/// When every alternative of an anyOf/oneOf failed only for a missing property, the
+/// properties that would have satisfied it ("needs one of: network, switch_name").
+fn required_alternatives(context: &[Vec<ValidationError<'static>>]) -> Option<Vec<String>> {
+    let mut names = Vec::with_capacity(context.len());
+    for branch in context {
+        let [only] = branch.as_slice() else {
+            return None;
+        };
+        let ValidationErrorKind::Required { property } = only.kind() else {
+            return None;
+        };
+        names.push(property.as_str()?.to_owned());
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+/// For a tagged union (branches told apart by a `const` property such as `type`), the
+/// errors of the one branch whose tag matched, so they point into the line.
+fn tagged_alternative<'a>(
+    context: &'a [Vec<ValidationError<'static>>],
+) -> Option<&'a [ValidationError<'static>]> {
+    let mut matching = context.iter().filter(|branch| {
+        !branch
+            .iter()
+            .any(|e| matches!(e.kind(), ValidationErrorKind::Constant { .. }))
+    });
+    let branch = matching.next()?;
+    matching.next().is_none().then_some(branch.as_slice())
 }
 
 /// Escapes a property name for a JSON pointer (RFC 6901).
@@ -214,14 +262,15 @@ pub fn validate_params(operation: Operation, params: &Value) -> Result<(), Schem
     validate_against(&file, &document, params)?;
     // The schema passed, so this only fails if the types and the schema disagree; the
     // serde message is left out because it can quote the value.
-    let typed = Params::from_value(operation, params.clone()).map_err(|_| SchemaError::Invalid {
-        document: document.clone(),
-        schema: file.clone(),
-        errors: vec![FieldError {
-            pointer: String::new(),
-            message: "matches the schema but not the params type".to_owned(),
-        }],
-    })?;
+    let typed =
+        Params::from_value(operation, params.clone()).map_err(|_| SchemaError::Invalid {
+            document: document.clone(),
+            schema: file.clone(),
+            errors: vec![FieldError {
+                pointer: String::new(),
+                message: "matches the schema but not the params type".to_owned(),
+            }],
+        })?;
     let errors = typed.check();
     if errors.is_empty() {
         Ok(())

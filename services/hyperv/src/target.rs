@@ -88,7 +88,8 @@ mod seconds {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         f64::deserialize(deserializer).and_then(|s| {
-            Duration::try_from_secs_f64(s).map_err(|_| serde::de::Error::custom("must be a non-negative number of seconds"))
+            Duration::try_from_secs_f64(s)
+                .map_err(|_| serde::de::Error::custom("must be a non-negative number of seconds"))
         })
     }
 }
@@ -165,7 +166,10 @@ impl HostTarget {
             ));
         }
         if settings.insecure_http && https {
-            return Err(error("insecure_http", "only applies to http urls".to_owned()));
+            return Err(error(
+                "insecure_http",
+                "only applies to http urls".to_owned(),
+            ));
         }
         if settings.ca_file.is_some() && !https {
             return Err(error("ca_file", "only applies to https urls".to_owned()));
@@ -174,7 +178,10 @@ impl HostTarget {
             return Err(error("username", "must not be empty".to_owned()));
         }
         if settings.username.chars().any(char::is_control) {
-            return Err(error("username", "must not contain control characters".to_owned()));
+            return Err(error(
+                "username",
+                "must not contain control characters".to_owned(),
+            ));
         }
         if settings.password.is_empty() {
             return Err(error("password", "must not be empty".to_owned()));

@@ -102,17 +102,26 @@ fn memory_order(min: Option<u64>, startup: Option<u64>, max: Option<u64>) -> Vec
     if let (Some(min), Some(startup)) = (min, startup)
         && min > startup
     {
-        errors.push(error("/memory_minimum_bytes", "must not exceed memory_startup_bytes"));
+        errors.push(error(
+            "/memory_minimum_bytes",
+            "must not exceed memory_startup_bytes",
+        ));
     }
     if let (Some(startup), Some(max)) = (startup, max)
         && startup > max
     {
-        errors.push(error("/memory_maximum_bytes", "must not be below memory_startup_bytes"));
+        errors.push(error(
+            "/memory_maximum_bytes",
+            "must not be below memory_startup_bytes",
+        ));
     }
     if let (Some(min), Some(max)) = (min, max)
         && min > max
     {
-        errors.push(error("/memory_maximum_bytes", "must not be below memory_minimum_bytes"));
+        errors.push(error(
+            "/memory_maximum_bytes",
+            "must not be below memory_minimum_bytes",
+        ));
     }
     errors.dedup();
     errors
