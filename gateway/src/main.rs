@@ -1,0 +1,3 @@
+//! `aetherv-gateway`: args → config → telemetry → bind → serve.
+
+fn main() {}
