@@ -203,7 +203,8 @@ pub trait HostAgent: Send + Sync {
 /// Typed helpers over [`HostAgent::call`]; each builds a validated request with a fresh
 /// correlation id and maps the result to its type.
 pub trait HostAgentExt: HostAgent {
-    /// Runs typed params; the result data mapped to the operation's result type.
+    /// Runs typed params under a fresh random correlation id; the result data mapped to
+    /// the operation's result type.
     fn run<'a, P: OperationParams>(
         &'a self,
         host: &'a HostTarget,
@@ -211,7 +212,19 @@ pub trait HostAgentExt: HostAgent {
         options: CallOptions,
         events: mpsc::Sender<AgentEvent>,
     ) -> BoxFuture<'a, Result<P::Result, Error>> {
-        let request = AgentRequest::from_params(CorrelationId::random(), params);
+        self.run_correlated(host, CorrelationId::random(), params, options, events)
+    }
+
+    /// Runs typed params under the caller's correlation id (a job or task id).
+    fn run_correlated<'a, P: OperationParams>(
+        &'a self,
+        host: &'a HostTarget,
+        correlation_id: CorrelationId,
+        params: &P,
+        options: CallOptions,
+        events: mpsc::Sender<AgentEvent>,
+    ) -> BoxFuture<'a, Result<P::Result, Error>> {
+        let request = AgentRequest::from_params(correlation_id, params);
         Box::pin(async move {
             let request = request.map_err(|source| Error::Request {
                 host: host.id().clone(),

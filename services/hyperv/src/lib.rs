@@ -12,7 +12,33 @@
 //!
 //! One call: build an [`AgentRequest`] (validated), send `request.to_json_line()` then the
 //! agent bundle on stdin, feed stdout to an [`OutputParser`] as it arrives, forward its
-//! [`AgentEvent`]s, and end with the [`ResultLine`] or a [`ProtocolViolation`].
+//! [`AgentEvent`]s, and end with the [`ResultLine`] or a [`ProtocolViolation`]:
+//!
+//! ```
+//! use aetherv_hyperv::ops::vm::VmPowerParams;
+//! use aetherv_hyperv::*;
+//!
+//! let vm = VmId::parse("0f8fad5b-d9cb-469f-a165-70867728950e")?;
+//! let params = VmPowerParams::new(vm, PowerAction::Start);
+//! let request = AgentRequest::from_params(CorrelationId::parse("job-1")?, &params)?;
+//! assert!(request.to_json_line().starts_with(r#"{"protocol":1,"operation":"vm.power""#));
+//!
+//! let mut parser = OutputParser::new(HostId::parse("HV-01")?, Operation::VmPower);
+//! let stdout = concat!(
+//!     r#"{"type":"progress","step":"Start-VM","percent":50}"#, "\r\n",
+//!     r#"{"type":"result","ok":true,"data":{"vm_id":"0f8fad5b-d9cb-469f-a165-70867728950e","#,
+//!     r#""action":"start","previous_state":"Off","state":"Running","turned_off_after_timeout":false}}"#,
+//! );
+//! let (head, tail) = stdout.as_bytes().split_at(60); // chunks may split lines anywhere
+//! let mut events = parser.feed(head)?;
+//! events.extend(parser.feed(tail)?);
+//! let (last, result) = parser.finish(Some(0))?;
+//! assert_eq!(events.len() + last.len(), 1);
+//! let ResultLine::Ok { data } = result else { unreachable!("the agent reported an error") };
+//! let typed: ops::vm::VmPowerResult = serde_json::from_value(data.into())?;
+//! assert_eq!(typed.state, VmState::Running);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 

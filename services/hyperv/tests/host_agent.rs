@@ -227,3 +227,33 @@ async fn results_are_checked_against_the_operation_schema() {
     };
     assert_eq!(errors[0].pointer, "/images");
 }
+
+#[tokio::test]
+async fn the_callers_correlation_id_reaches_the_agent() {
+    fn echo(request: &AgentRequest, params: &Params) -> (String, i32) {
+        let Params::Noop(p) = params else { panic!() };
+        let data = json!({"echo": p.0, "correlation_id": request.correlation_id().as_str()});
+        (
+            format!("{}\n", json!({"type": "result", "ok": true, "data": data})),
+            0,
+        )
+    }
+    let agent = InProcess {
+        calls: AtomicUsize::new(0),
+        answer: echo,
+    };
+    let params = ops::agent::NoopParams(common::noop_params());
+    let id = CorrelationId::parse("job-42.step-3").unwrap();
+    let result = agent
+        .run_correlated(
+            &target(),
+            id,
+            &params,
+            CallOptions::default(),
+            mpsc::channel(1).0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.correlation_id, "job-42.step-3");
+    assert_eq!(result.echo, params.0);
+}
