@@ -127,17 +127,43 @@ fn memory_order(min: Option<u64>, startup: Option<u64>, max: Option<u64>) -> Vec
     errors
 }
 
+/// Hyper-V's limits for generation 1 VMs: 64 virtual processors, 1 TiB of memory.
+const GEN1_MAX_CPUS: u32 = 64;
+const GEN1_MAX_MEMORY_BYTES: u64 = 1 << 40;
+
 impl VmCreateParams {
-    /// Rules the schema cannot express: with dynamic memory, minimum <= startup <= maximum.
+    /// Rules the schema cannot express: with dynamic memory, minimum <= startup <= maximum;
+    /// a generation 1 VM has at most 64 processors and 1 TiB of memory.
     pub fn check(&self) -> Vec<FieldError> {
-        if !self.dynamic_memory_enabled {
-            return Vec::new();
+        let mut errors = Vec::new();
+        if self.generation == Generation::One {
+            if self.cpu_count > GEN1_MAX_CPUS {
+                errors.push(FieldError {
+                    pointer: "/cpu_count".to_owned(),
+                    message: "must be at most 64 for a generation 1 vm".to_owned(),
+                });
+            }
+            let memory = [
+                ("/memory_startup_bytes", Some(self.memory_startup_bytes)),
+                ("/memory_maximum_bytes", self.memory_maximum_bytes),
+            ];
+            for (pointer, bytes) in memory {
+                if bytes.is_some_and(|b| b > GEN1_MAX_MEMORY_BYTES) {
+                    errors.push(FieldError {
+                        pointer: pointer.to_owned(),
+                        message: "must be at most 1 TiB for a generation 1 vm".to_owned(),
+                    });
+                }
+            }
         }
-        memory_order(
-            self.memory_minimum_bytes,
-            Some(self.memory_startup_bytes),
-            self.memory_maximum_bytes,
-        )
+        if self.dynamic_memory_enabled {
+            errors.extend(memory_order(
+                self.memory_minimum_bytes,
+                Some(self.memory_startup_bytes),
+                self.memory_maximum_bytes,
+            ));
+        }
+        errors
     }
 }
 
