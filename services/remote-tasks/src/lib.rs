@@ -1,0 +1,2 @@
+//! The remote-tasks service (placeholder while the crate is written).
+#![forbid(unsafe_code)]

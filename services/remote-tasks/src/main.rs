@@ -1,0 +1,2 @@
+//! `aetherv-remote-tasks` (placeholder while the crate is written).
+fn main() {}
