@@ -22,7 +22,7 @@ pub const PASSWORD: &str = "Correct-Horse-7";
 
 /// The test process:
 /// - `echo [CODE]`: copies stdin to stdout, writes `done\n` to stderr, exits with CODE (0);
-/// - `hang`: never exits, until cancelled;
+/// - `hang`: never exits; reports its command id on `cancelled` when killed;
 /// - `gate`: waits until the test's `Notify` fires, then prints `released` and exits 0;
 /// - `emit N`: writes N bytes of a pattern to stdout and exits 0;
 /// - `C:\missing.exe` with skip_cmd_shell: the file-not-found fault;
@@ -59,9 +59,10 @@ impl CommandHandler for TestHandler {
                 })
             }
             "hang" => Box::pin(async move {
+                // Reports when the process is killed: the server drops the future.
+                let _killed = KillReporter(cancelled, id);
                 io.cancel.cancelled().await;
-                let _ = cancelled.send(id);
-                9
+                std::future::pending::<i32>().await
             }),
             "gate" => Box::pin(async move {
                 gate.notified().await;
@@ -95,6 +96,15 @@ impl CommandHandler for TestHandler {
                 })
             }
         })
+    }
+}
+
+/// Sends the command id when dropped (the process was killed).
+struct KillReporter(mpsc::UnboundedSender<String>, String);
+
+impl Drop for KillReporter {
+    fn drop(&mut self) {
+        let _ = self.0.send(std::mem::take(&mut self.1));
     }
 }
 
