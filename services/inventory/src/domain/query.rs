@@ -1,0 +1,364 @@
+//! ListVms: filters (host, cluster, states, name substring), a sort field and direction,
+//! keyset paging with opaque tokens, and the total count.
+//!
+//! Plan: the candidates come from the narrowest index (a host's VMs, a cluster's members'
+//! VMs, or all), the other filters are checked on each; a small match set is sorted on the
+//! spot, a large one is walked in the field's cached order (rebuilt only when that field's
+//! epoch moved, see [`super::table`]). A page starts strictly after the token's (key, id),
+//! so pages stay stable while VMs come and go.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aetherv_hyperv::{HostId, VmId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use memchr::memmem::Finder;
+
+use super::fleet::Fleet;
+use super::model::{Vm, VmState};
+use super::order::{Cursor, OwnedKey, SortField, compare};
+use super::table::Slot;
+
+/// Largest page.
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// Page size when the caller names none.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Longest name search.
+pub const MAX_NAME_FILTER_CHARS: usize = 256;
+/// Match sets up to this size are sorted per request rather than walked in a cached order.
+const SORT_IN_PLACE_LIMIT: usize = 4096;
+
+/// Which cluster's VMs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClusterFilter {
+    /// Any.
+    Any,
+    /// VMs of standalone hosts.
+    Standalone,
+    /// VMs of this cluster (lower case).
+    Named(String),
+}
+
+/// The filters of a VM query; they combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmFilter {
+    /// Only this host.
+    pub host: Option<HostId>,
+    /// Only this cluster.
+    pub cluster: ClusterFilter,
+    /// Only these states (empty: all).
+    pub states: Vec<VmState>,
+    /// Case-insensitive name substring (stored lower-cased; empty: all).
+    pub name_contains: String,
+}
+
+impl Default for VmFilter {
+    fn default() -> VmFilter {
+        VmFilter {
+            host: None,
+            cluster: ClusterFilter::Any,
+            states: Vec::new(),
+            name_contains: String::new(),
+        }
+    }
+}
+
+/// One ListVms request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmQuery {
+    /// Filters.
+    pub filter: VmFilter,
+    /// Sort field.
+    pub sort: SortField,
+    /// Descending order.
+    pub descending: bool,
+    /// Page size (1..=MAX_PAGE_SIZE).
+    pub page_size: usize,
+    /// Where the page starts; None for the first page.
+    pub after: Option<Cursor>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct VmPage {
+    /// The VMs, in order.
+    pub vms: Vec<Arc<Vm>>,
+    /// Token of the next page; None on the last page.
+    pub next_page_token: Option<String>,
+    /// VMs matching the filters, all pages.
+    pub total: usize,
+    /// The model's revision.
+    pub revision: u64,
+}
+
+/// A page token that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token this service issued.
+    #[error("page_token is not a token this service issued")]
+    Malformed,
+    /// Issued for other filters or another sort.
+    #[error("page_token was issued for different filters or sort")]
+    OtherQuery,
+}
+
+/// Normalizes a name search: lower-cased (the index holds lower-cased names).
+pub fn fold_name(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// A stable 64-bit fingerprint (FNV-1a) of the filters and sort: a token is only valid
+/// with the query it came from.
+fn fingerprint(filter: &VmFilter, sort: SortField, descending: bool) -> u64 {
+    let mut states: Vec<usize> = filter.states.iter().map(|s| s.ordinal()).collect();
+    states.sort_unstable();
+    states.dedup();
+    let cluster = match &filter.cluster {
+        ClusterFilter::Any => "*".to_string(),
+        ClusterFilter::Standalone => "-".to_string(),
+        ClusterFilter::Named(name) => format!("={name}"),
+    };
+    let text = format!(
+        "{}\u{0}{cluster}\u{0}{states:?}\u{0}{}\u{0}{}\u{0}{descending}",
+        filter.host.as_ref().map_or("", |h| h.as_str()),
+        filter.name_contains,
+        sort.code(),
+    );
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Encodes the token of the page after `cursor`.
+pub fn encode_token(
+    filter: &VmFilter,
+    sort: SortField,
+    descending: bool,
+    cursor: &Cursor,
+) -> String {
+    let text = format!(
+        "1|{:016x}|{}|{}",
+        fingerprint(filter, sort, descending),
+        cursor.id,
+        cursor.key.encode()
+    );
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+/// Decodes a token for this query.
+pub fn decode_token(
+    token: &str,
+    filter: &VmFilter,
+    sort: SortField,
+    descending: bool,
+) -> Result<Cursor, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| TokenError::Malformed)?;
+    let text = String::from_utf8(bytes).map_err(|_| TokenError::Malformed)?;
+    let mut parts = text.splitn(4, '|');
+    let (Some("1"), Some(print), Some(id), Some(key)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let print = u64::from_str_radix(print, 16).map_err(|_| TokenError::Malformed)?;
+    let id = VmId::parse(id).map_err(|_| TokenError::Malformed)?;
+    let key = OwnedKey::decode(key).ok_or(TokenError::Malformed)?;
+    if print != fingerprint(filter, sort, descending) || !key.fits(sort) {
+        return Err(TokenError::OtherQuery);
+    }
+    Ok(Cursor { key, id })
+}
+
+/// An ascending order of all VMs and the epoch it was built at.
+type CachedOrder = Option<(u64, Arc<Vec<Slot>>)>;
+
+/// Cached ascending orders of all VMs, one per sort field, each valid for one epoch.
+#[derive(Debug, Default)]
+pub struct OrderCache {
+    orders: Mutex<[CachedOrder; SortField::ALL.len()]>,
+}
+
+impl OrderCache {
+    /// The order of `field` for the model as it is (the caller holds the model).
+    pub fn order(&self, fleet: &Fleet, field: SortField) -> Arc<Vec<Slot>> {
+        let epoch = fleet.vms().epoch(field);
+        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((built, order)) = &orders[field.index()]
+            && *built == epoch
+        {
+            return order.clone();
+        }
+        let table = fleet.vms();
+        let mut order: Vec<(Slot, &Vm)> = table.iter().map(|(slot, vm)| (slot, &**vm)).collect();
+        order.sort_unstable_by(|(_, a), (_, b)| compare(field, a, b));
+        let order = Arc::new(order.into_iter().map(|(slot, _)| slot).collect::<Vec<_>>());
+        orders[field.index()] = Some((epoch, order.clone()));
+        order
+    }
+}
+
+/// Runs a query against the model.
+pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
+    let table = fleet.vms();
+    let matcher = Matcher::new(&query.filter);
+    let candidates: Vec<Slot> = match (&query.filter.host, &query.filter.cluster) {
+        (Some(host), _) => fleet.host_slots(host).to_vec(),
+        (None, ClusterFilter::Named(name)) => fleet
+            .hosts()
+            .filter(|h| h.cluster.as_ref().is_some_and(|c| c.as_str() == name))
+            .flat_map(|h| fleet.host_slots(&h.id).iter().copied())
+            .collect(),
+        _ => table.iter().map(|(slot, _)| slot).collect(),
+    };
+    let matches: Vec<Slot> = candidates
+        .into_iter()
+        .filter(|slot| table.get(*slot).is_some_and(|vm| matcher.matches(vm)))
+        .collect();
+    let total = matches.len();
+    let field = query.sort;
+    let wanted = query.page_size + 1;
+    let mut page: Vec<Arc<Vm>> = Vec::with_capacity(wanted);
+    let vm_at = |slot: Slot| table.get(slot);
+    let ordered: Arc<Vec<Slot>>;
+    let (order, selected): (&[Slot], Option<Vec<u64>>) = if total <= SORT_IN_PLACE_LIMIT {
+        let mut sorted = matches;
+        sorted.sort_unstable_by(|a, b| match (vm_at(*a), vm_at(*b)) {
+            (Some(a), Some(b)) => compare(field, a, b),
+            _ => std::cmp::Ordering::Equal,
+        });
+        ordered = Arc::new(sorted);
+        (&ordered[..], None)
+    } else {
+        ordered = cache.order(fleet, field);
+        let everything = total == table.len();
+        let bits = (!everything).then(|| {
+            let mut bits = vec![0u64; table.capacity().div_ceil(64)];
+            for slot in &matches {
+                bits[*slot as usize / 64] |= 1 << (slot % 64);
+            }
+            bits
+        });
+        (&ordered[..], bits)
+    };
+    let selected_slot = |slot: Slot| {
+        selected
+            .as_ref()
+            .is_none_or(|bits| bits[slot as usize / 64] & (1 << (slot % 64)) != 0)
+    };
+    let position = |cursor: &Cursor, descending: bool| {
+        order.partition_point(|slot| {
+            vm_at(*slot).is_some_and(|vm| {
+                let ordering = cursor.compare_vm(field, vm);
+                if descending {
+                    ordering.is_lt()
+                } else {
+                    ordering.is_le()
+                }
+            })
+        })
+    };
+    let mut take = |slot: &Slot| {
+        if page.len() < wanted
+            && selected_slot(*slot)
+            && let Some(vm) = vm_at(*slot)
+        {
+            page.push(vm.clone());
+        }
+        page.len() < wanted
+    };
+    if query.descending {
+        let end = query
+            .after
+            .as_ref()
+            .map_or(order.len(), |cursor| position(cursor, true));
+        for slot in order[..end].iter().rev() {
+            if !take(slot) {
+                break;
+            }
+        }
+    } else {
+        let start = query
+            .after
+            .as_ref()
+            .map_or(0, |cursor| position(cursor, false));
+        for slot in &order[start..] {
+            if !take(slot) {
+                break;
+            }
+        }
+    }
+    let next_page_token = if page.len() > query.page_size {
+        page.truncate(query.page_size);
+        page.last().map(|last| {
+            encode_token(
+                &query.filter,
+                field,
+                query.descending,
+                &Cursor::after(last, field),
+            )
+        })
+    } else {
+        None
+    };
+    VmPage {
+        vms: page,
+        next_page_token,
+        total,
+        revision: fleet.revision(),
+    }
+}
+
+/// The per-VM filter checks.
+struct Matcher<'a> {
+    filter: &'a VmFilter,
+    states: u32,
+    name: Option<Finder<'a>>,
+}
+
+impl<'a> Matcher<'a> {
+    fn new(filter: &'a VmFilter) -> Matcher<'a> {
+        let states = filter
+            .states
+            .iter()
+            .fold(0u32, |bits, state| bits | 1 << state.ordinal());
+        let name = (!filter.name_contains.is_empty())
+            .then(|| Finder::new(filter.name_contains.as_bytes()));
+        Matcher {
+            filter,
+            states,
+            name,
+        }
+    }
+
+    fn matches(&self, vm: &Vm) -> bool {
+        if let Some(host) = &self.filter.host
+            && *vm.host != *host
+        {
+            return false;
+        }
+        match &self.filter.cluster {
+            ClusterFilter::Any => {}
+            ClusterFilter::Standalone if vm.cluster.is_some() => return false,
+            ClusterFilter::Standalone => {}
+            ClusterFilter::Named(name) => {
+                if vm.cluster.as_ref().is_none_or(|c| c.as_str() != name) {
+                    return false;
+                }
+            }
+        }
+        if self.states != 0 && self.states & (1 << vm.data.state.ordinal()) == 0 {
+            return false;
+        }
+        if let Some(finder) = &self.name
+            && finder.find(vm.data.name_folded.as_bytes()).is_none()
+        {
+            return false;
+        }
+        true
+    }
+}

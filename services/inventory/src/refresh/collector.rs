@@ -1,0 +1,72 @@
+//! The seam between the refresh engine and the hosts: who is in the fleet, and one host's
+//! `inventory.collect`. In the service it is remote-tasks over gRPC ([`crate::remote`]).
+
+use std::time::Duration;
+
+use aetherv_hyperv::HostId;
+use aetherv_hyperv::ops::inventory::InventoryCollectResult;
+use aetherv_runtime::{ApiError, CallContext};
+use futures::future::BoxFuture;
+
+/// Why a collection produced no data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectError {
+    /// The work was refused before it started (remote-tasks' queue is full): nothing is
+    /// known about the host, so its status is left as it is.
+    Refused(ApiError),
+    /// The refresh failed: the host is unreachable for this reason.
+    Failed(ApiError),
+}
+
+/// Where the fleet comes from and how a host is collected.
+pub trait Collector: Send + Sync + 'static {
+    /// The configured hosts.
+    fn list_hosts(&self) -> BoxFuture<'_, Result<Vec<HostId>, ApiError>>;
+
+    /// Runs `inventory.collect` on `host`, for `context`, within `timeout`.
+    fn collect<'a>(
+        &'a self,
+        host: &'a HostId,
+        context: &'a CallContext,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<InventoryCollectResult, CollectError>>;
+}
+
+/// What the engine reports beyond the model: transitions operators should hear about.
+/// Notifications (a later issue) plug in here; the default logs them.
+pub trait RefreshHooks: Send + Sync + 'static {
+    /// A host that was reachable (or never refreshed) failed.
+    fn host_unreachable(&self, host: &HostId, reason: &str);
+    /// An unreachable host answered again.
+    fn host_recovered(&self, host: &HostId);
+    /// A refresh took longer than the slow-host threshold.
+    fn host_slow(&self, host: &HostId, took: Duration);
+    /// A cycle could not keep up with the interval.
+    fn cycle_overrun(&self, took: Duration, interval: Duration);
+}
+
+/// The default hooks: one log line per transition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogHooks;
+
+impl RefreshHooks for LogHooks {
+    fn host_unreachable(&self, host: &HostId, reason: &str) {
+        tracing::warn!(%host, reason, "host unreachable; its vms are kept and marked stale");
+    }
+
+    fn host_recovered(&self, host: &HostId) {
+        tracing::info!(%host, "host reachable again");
+    }
+
+    fn host_slow(&self, host: &HostId, took: Duration) {
+        tracing::warn!(%host, ?took, "slow inventory refresh");
+    }
+
+    fn cycle_overrun(&self, took: Duration, interval: Duration) {
+        tracing::warn!(
+            ?took,
+            ?interval,
+            "inventory refresh cycle cannot keep up with its interval"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The [`Collector`] over remote-tasks' gRPC API: the fleet from `ListHosts`, one host's
+//! inventory from `Run("inventory.collect", category INVENTORY)`. Inventory never talks
+//! to a host itself.
+
+use std::time::Duration;
+
+use aetherv_hyperv::HostId;
+use aetherv_hyperv::ops::inventory::InventoryCollectResult;
+use aetherv_proto::remotetasks::v1 as pb;
+use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
+use aetherv_runtime::{ApiError, CallContext, ClientConfig, ErrorCode};
+use futures::future::BoxFuture;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::refresh::collector::{CollectError, Collector};
+
+/// Extra time a call may take beyond the operation's timeout (queueing and transport).
+const CALL_MARGIN: Duration = Duration::from_secs(5);
+
+/// remote-tasks as seen by inventory.
+#[derive(Debug, Clone)]
+pub struct RemoteTasks {
+    client: RemoteTasksClient<Channel>,
+    request_timeout: Duration,
+}
+
+impl RemoteTasks {
+    /// A client of `config.endpoint` (connects on first use).
+    pub fn new(config: &ClientConfig) -> Result<RemoteTasks, aetherv_runtime::client::Error> {
+        let channel = aetherv_runtime::connect_lazy(config)?;
+        Ok(RemoteTasks {
+            client: RemoteTasksClient::new(channel),
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    async fn collect_host(
+        &self,
+        host: &HostId,
+        context: &CallContext,
+        timeout: Duration,
+    ) -> Result<InventoryCollectResult, CollectError> {
+        let mut request = tonic::Request::new(pb::RunRequest {
+            host: host.as_str().to_string(),
+            operation: "inventory.collect".to_string(),
+            params_json: "{}".to_string(),
+            category: pb::Category::Inventory as i32,
+            timeout: prost_types::Duration::try_from(timeout).ok(),
+            correlation_id: String::new(),
+        });
+        // The whole call: queueing in remote-tasks, the run, and the way back.
+        request.set_timeout(timeout + CALL_MARGIN);
+        context.attach(&mut request);
+        let mut stream = self
+            .client
+            .clone()
+            .run(request)
+            .await
+            .map_err(|status| refused_or_failed(host, &status))?
+            .into_inner();
+        loop {
+            let event = stream
+                .message()
+                .await
+                .map_err(|status| refused_or_failed(host, &status))?;
+            let Some(event) = event else {
+                return Err(CollectError::Failed(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("remote-tasks ended the run on host {host} without a result"),
+                )));
+            };
+            match event.event {
+                Some(pb::run_event::Event::Result(result)) => return outcome(host, result),
+                Some(pb::run_event::Event::Log(line)) => {
+                    tracing::debug!(%host, message = %line.message, "agent log");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn refused_or_failed(host: &HostId, status: &tonic::Status) -> CollectError {
+    let error = ApiError::from_status(status);
+    if status.code() == Code::ResourceExhausted {
+        return CollectError::Refused(error);
+    }
+    let message = if status.code() == Code::DeadlineExceeded {
+        format!("inventory.collect on host {host} did not finish in time")
+    } else {
+        format!("remote-tasks: {}", error.message)
+    };
+    CollectError::Failed(ApiError { message, ..error })
+}
+
+fn outcome(host: &HostId, result: pb::Result) -> Result<InventoryCollectResult, CollectError> {
+    if result.ok {
+        return serde_json::from_str(&result.data_json).map_err(|error| {
+            CollectError::Failed(ApiError::new(
+                ErrorCode::Internal,
+                format!(
+                    "inventory.collect on host {host} returned data inventory cannot read: {error}"
+                ),
+            ))
+        });
+    }
+    let Some(task) = result.error else {
+        return Err(CollectError::Failed(ApiError::new(
+            ErrorCode::Internal,
+            format!("inventory.collect on host {host} failed without an error"),
+        )));
+    };
+    let code = aetherv_proto::common::v1::ErrorCode::try_from(task.code)
+        .ok()
+        .and_then(ErrorCode::from_proto)
+        .unwrap_or(ErrorCode::Internal);
+    Err(CollectError::Failed(
+        ApiError::new(code, task.message).with_agent_code(task.agent_code),
+    ))
+}
+
+impl Collector for RemoteTasks {
+    fn list_hosts(&self) -> BoxFuture<'_, Result<Vec<HostId>, ApiError>> {
+        Box::pin(async move {
+            let mut request = tonic::Request::new(pb::ListHostsRequest {});
+            request.set_timeout(self.request_timeout);
+            if let Ok(context) = CallContext::background("inventory") {
+                context.attach(&mut request);
+            }
+            let response = self
+                .client
+                .clone()
+                .list_hosts(request)
+                .await
+                .map_err(|status| ApiError::from_status(&status))?
+                .into_inner();
+            let mut hosts = Vec::with_capacity(response.hosts.len());
+            for configured in response.hosts {
+                match HostId::parse(&configured.host) {
+                    Ok(host) => hosts.push(host),
+                    Err(error) => {
+                        tracing::warn!(%error, "remote-tasks listed a host id inventory cannot use; skipped");
+                    }
+                }
+            }
+            Ok(hosts)
+        })
+    }
+
+    fn collect<'a>(
+        &'a self,
+        host: &'a HostId,
+        context: &'a CallContext,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<InventoryCollectResult, CollectError>> {
+        Box::pin(self.collect_host(host, context, timeout))
+    }
+}
