@@ -28,7 +28,10 @@ async fn run(client: &Client, spec: CommandSpec) -> (Result<i32, Error>, Vec<u8>
 }
 
 /// Waits (bounded) for an event matching `pred`; returns the events seen up to it.
-async fn wait_for(events: &mut broadcast::Receiver<ServerEvent>, pred: impl Fn(&ServerEvent) -> bool) -> Vec<ServerEvent> {
+async fn wait_for(
+    events: &mut broadcast::Receiver<ServerEvent>,
+    pred: impl Fn(&ServerEvent) -> bool,
+) -> Vec<ServerEvent> {
     let mut seen = Vec::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
@@ -56,10 +59,25 @@ async fn ntlm_with_encryption_over_http_runs_a_command_with_stdin() {
     assert_eq!(out, "héllo wörld\r\n".as_bytes());
     assert_eq!(err, b"done\n");
     // the final Signal terminate, then Delete
-    let seen = wait_for(&mut events, |e| matches!(e, ServerEvent::ShellDeleted { .. })).await;
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::Authenticated { user, .. } if user == USER)));
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::Signalled { signal: Signal::Terminate, .. })));
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::StdinReceived { end: true, .. })));
+    let seen = wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ShellDeleted { .. })
+    })
+    .await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ServerEvent::Authenticated { user, .. } if user == USER))
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        ServerEvent::Signalled {
+            signal: Signal::Terminate,
+            ..
+        }
+    )));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ServerEvent::StdinReceived { end: true, .. }))
+    );
     assert_eq!(srv.server.shell_count(), 0);
 }
 
@@ -81,7 +99,10 @@ async fn connections_are_pooled_and_reused() {
             auths += 1;
         }
     }
-    assert_eq!(auths, 1, "one NTLM handshake for four commands on one pooled connection");
+    assert_eq!(
+        auths, 1,
+        "one NTLM handshake for four commands on one pooled connection"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +112,10 @@ async fn unknown_command_gets_cmd_exe_message_and_exit_code_1() {
     let (r, out, err) = run(&client, CommandSpec::new("ipconfig", vec!["/all".into()])).await;
     assert_eq!(r.unwrap(), 1);
     assert!(out.is_empty());
-    assert!(String::from_utf8_lossy(&err).contains("'ipconfig' is not recognized as an internal or external command"));
+    assert!(
+        String::from_utf8_lossy(&err)
+            .contains("'ipconfig' is not recognized as an internal or external command")
+    );
 }
 
 #[tokio::test]
@@ -113,7 +137,10 @@ async fn stdin_and_stdout_larger_than_one_envelope() {
             sends += 1;
         }
     }
-    assert!(sends >= 5, "600 kB of stdin must take several Sends, took {sends}");
+    assert!(
+        sends >= 5,
+        "600 kB of stdin must take several Sends, took {sends}"
+    );
 
     let (r, out, _) = run(&client, CommandSpec::new("emit", vec!["1000000".into()])).await;
     assert_eq!(r.unwrap(), 0);
@@ -130,10 +157,17 @@ async fn long_poll_timeouts_are_answered_by_asking_again() {
     let client = Client::new(cfg).unwrap();
     let (tx, rx) = mpsc::channel(16);
     let collector = tokio::spawn(collect(rx));
-    let runner = tokio::spawn(async move { client.run(CommandSpec::new("gate", vec![]), tx).await });
+    let runner =
+        tokio::spawn(async move { client.run(CommandSpec::new("gate", vec![]), tx).await });
     // Two idle long polls end in w:TimedOut; the client asks again each time.
-    wait_for(&mut events, |e| matches!(e, ServerEvent::ReceiveTimedOut { .. })).await;
-    wait_for(&mut events, |e| matches!(e, ServerEvent::ReceiveTimedOut { .. })).await;
+    wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ReceiveTimedOut { .. })
+    })
+    .await;
+    wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ReceiveTimedOut { .. })
+    })
+    .await;
     srv.gate.notify_one();
     assert_eq!(runner.await.unwrap().unwrap(), 0);
     let (out, _, _) = collector.await.unwrap();
@@ -149,16 +183,24 @@ async fn deadline_terminates_the_command_and_deletes_the_shell() {
     spec.deadline = Some(Duration::from_millis(500));
     let (r, _, _) = run(&client, spec).await;
     match r {
-        Err(Error::Timeout { kind: TimeoutKind::Command, .. }) => {}
+        Err(Error::Timeout {
+            kind: TimeoutKind::Command,
+            ..
+        }) => {}
         other => panic!("expected a command timeout, got {other:?}"),
     }
-    let seen = wait_for(&mut events, |e| matches!(e, ServerEvent::ShellDeleted { .. })).await;
+    let seen = wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ShellDeleted { .. })
+    })
+    .await;
     let started = seen.iter().find_map(|e| match e {
         ServerEvent::CommandStarted { command_id, .. } => Some(command_id.clone()),
         _ => None,
     });
     assert!(seen.iter().any(|e| matches!(e, ServerEvent::Signalled { signal: Signal::Terminate, command_id, .. } if Some(command_id) == started.as_ref())));
-    let killed = tokio::time::timeout(Duration::from_secs(5), srv.cancelled.recv()).await.unwrap();
+    let killed = tokio::time::timeout(Duration::from_secs(5), srv.cancelled.recv())
+        .await
+        .unwrap();
     assert_eq!(killed, started);
     assert_eq!(srv.server.shell_count(), 0);
 }
@@ -171,13 +213,31 @@ async fn dropping_the_run_future_still_cleans_up_on_the_host() {
     cfg.operation_timeout = Duration::from_millis(200);
     let client = Client::new(cfg).unwrap();
     let (tx, _rx) = mpsc::channel(16);
-    let runner = tokio::spawn(async move { client.run(CommandSpec::new("hang", vec![]), tx).await });
+    let runner =
+        tokio::spawn(async move { client.run(CommandSpec::new("hang", vec![]), tx).await });
     // Once a Receive has timed out, the client knows the command id.
-    wait_for(&mut events, |e| matches!(e, ServerEvent::ReceiveTimedOut { .. })).await;
+    wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ReceiveTimedOut { .. })
+    })
+    .await;
     runner.abort();
-    let seen = wait_for(&mut events, |e| matches!(e, ServerEvent::ShellDeleted { .. })).await;
-    assert!(seen.iter().any(|e| matches!(e, ServerEvent::Signalled { signal: Signal::Terminate, .. })));
-    assert!(tokio::time::timeout(Duration::from_secs(5), srv.cancelled.recv()).await.unwrap().is_some());
+    let seen = wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ShellDeleted { .. })
+    })
+    .await;
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        ServerEvent::Signalled {
+            signal: Signal::Terminate,
+            ..
+        }
+    )));
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), srv.cancelled.recv())
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(srv.server.shell_count(), 0);
 }
 
@@ -187,7 +247,9 @@ async fn closing_the_output_receiver_cancels() {
     let client = srv.client(AuthMethod::Ntlm);
     let (tx, rx) = mpsc::channel(1);
     drop(rx);
-    let r = client.run(CommandSpec::new("emit", vec!["10".into()]), tx).await;
+    let r = client
+        .run(CommandSpec::new("emit", vec!["10".into()]), tx)
+        .await;
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
     assert_eq!(srv.server.shell_count(), 0);
 }
@@ -204,12 +266,18 @@ async fn wrong_password_is_an_authentication_error() {
         cfg.ca_file = Some(ca);
         let client = Client::new(cfg).unwrap();
         let r = client.open_shell(&ShellOptions::default()).await;
-        assert!(matches!(r, Err(Error::Authentication { .. })), "{auth:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::Authentication { .. })),
+            "{auth:?}: {r:?}"
+        );
     }
     let http = start(server_config(), false).await;
     let mut cfg = http.client_config(AuthMethod::Ntlm);
     cfg.username = "nobody".into();
-    let r = Client::new(cfg).unwrap().open_shell(&ShellOptions::default()).await;
+    let r = Client::new(cfg)
+        .unwrap()
+        .open_shell(&ShellOptions::default())
+        .await;
     assert!(matches!(r, Err(Error::Authentication { .. })), "{r:?}");
 }
 
@@ -244,11 +312,17 @@ async fn basic_over_https_with_a_ca_file_and_untrusted_ca_fails() {
     other.write_ca_pem(&wrong_ca).unwrap();
     let mut cfg = srv.client_config(AuthMethod::Basic);
     cfg.ca_file = Some(wrong_ca);
-    let r = Client::new(cfg).unwrap().open_shell(&ShellOptions::default()).await;
+    let r = Client::new(cfg)
+        .unwrap()
+        .open_shell(&ShellOptions::default())
+        .await;
     assert!(matches!(r, Err(Error::Tls { .. })), "{r:?}");
 
     // System roots do not trust it either.
-    let r = srv.client(AuthMethod::Basic).open_shell(&ShellOptions::default()).await;
+    let r = srv
+        .client(AuthMethod::Basic)
+        .open_shell(&ShellOptions::default())
+        .await;
     assert!(matches!(r, Err(Error::Tls { .. })), "{r:?}");
 }
 
@@ -264,7 +338,10 @@ async fn basic_over_http_needs_the_insecure_switch() {
     config.allow_basic_over_http = true;
     let srv = start(config, false).await;
     let refused = Client::new(srv.client_config(AuthMethod::Basic));
-    assert!(matches!(refused, Err(Error::Config { field: "auth", .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::Config { field: "auth", .. })),
+        "{refused:?}"
+    );
     let mut cfg = srv.client_config(AuthMethod::Basic);
     cfg.insecure_http = true;
     let (r, _, _) = run(&Client::new(cfg).unwrap(), echo_spec(vec!["5".into()])).await;
@@ -274,7 +351,10 @@ async fn basic_over_http_needs_the_insecure_switch() {
     let strict = start(server_config(), false).await;
     let mut cfg = strict.client_config(AuthMethod::Basic);
     cfg.insecure_http = true;
-    let r = Client::new(cfg).unwrap().open_shell(&ShellOptions::default()).await;
+    let r = Client::new(cfg)
+        .unwrap()
+        .open_shell(&ShellOptions::default())
+        .await;
     assert!(matches!(r, Err(Error::Authentication { .. })), "{r:?}");
 }
 
@@ -283,7 +363,10 @@ async fn unknown_shell_and_command_are_typed_faults() {
     let srv = start(server_config(), false).await;
     let client = srv.client(AuthMethod::Ntlm);
     let ghost = Shell::attach(&client, "00000000-0000-0000-0000-000000000000");
-    let err = ghost.receive("11111111-1111-1111-1111-111111111111").await.unwrap_err();
+    let err = ghost
+        .receive("11111111-1111-1111-1111-111111111111")
+        .await
+        .unwrap_err();
     let f = err.fault().expect("a fault");
     assert_eq!(f.kind(), FaultKind::ShellOrCommandGone);
     assert_eq!(f.wsman_code, Some(fault::CODE_INVALID_SELECTORS));
@@ -291,36 +374,67 @@ async fn unknown_shell_and_command_are_typed_faults() {
     assert!(f.text().contains("shell was not found"));
 
     let shell = client.open_shell(&ShellOptions::default()).await.unwrap();
-    let err = shell.receive("11111111-1111-1111-1111-111111111111").await.unwrap_err();
+    let err = shell
+        .receive("11111111-1111-1111-1111-111111111111")
+        .await
+        .unwrap_err();
     let f = err.fault().expect("a fault");
     assert_eq!(f.kind(), FaultKind::ShellOrCommandGone);
     assert_eq!(f.message.as_deref(), Some(fault::MSG_UNKNOWN_COMMAND));
 
     // skip_cmd_shell with an executable that does not exist: the Windows fault.
-    let opts = CommandOptions { skip_cmd_shell: true, console_mode_stdin: None };
-    let err = shell.command("C:\\missing.exe", &[], &opts).await.unwrap_err();
-    assert_eq!(err.fault().and_then(|f| f.wsman_code), Some(fault::CODE_FILE_NOT_FOUND));
+    let opts = CommandOptions {
+        skip_cmd_shell: true,
+        console_mode_stdin: None,
+    };
+    let err = shell
+        .command("C:\\missing.exe", &[], &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.fault().and_then(|f| f.wsman_code),
+        Some(fault::CODE_FILE_NOT_FOUND)
+    );
 
     // Terminated commands are gone.
-    let id = shell.command("hang", &[], &CommandOptions::default()).await.unwrap();
+    let id = shell
+        .command("hang", &[], &CommandOptions::default())
+        .await
+        .unwrap();
     shell.signal(&id, Signal::Terminate).await.unwrap();
     let err = shell.receive(&id).await.unwrap_err();
-    assert_eq!(err.fault().map(|f| f.kind()), Some(FaultKind::ShellOrCommandGone));
+    assert_eq!(
+        err.fault().map(|f| f.kind()),
+        Some(FaultKind::ShellOrCommandGone)
+    );
     shell.delete().await.unwrap();
     let err = shell.delete().await.unwrap_err();
-    assert_eq!(err.fault().map(|f| f.kind()), Some(FaultKind::ShellOrCommandGone));
+    assert_eq!(
+        err.fault().map(|f| f.kind()),
+        Some(FaultKind::ShellOrCommandGone)
+    );
 }
 
 #[tokio::test]
 async fn another_users_shell_is_not_visible() {
     let srv = start(server_config(), false).await;
-    let shell = srv.client(AuthMethod::Ntlm).open_shell(&ShellOptions::default()).await.unwrap();
+    let shell = srv
+        .client(AuthMethod::Ntlm)
+        .open_shell(&ShellOptions::default())
+        .await
+        .unwrap();
     let mut cfg = srv.client_config(AuthMethod::Ntlm);
     cfg.username = "DOMAIN\\second".into();
     cfg.password = "Second-Pw-2".into();
     let other = Client::new(cfg).unwrap();
-    let err = Shell::attach(&other, shell.id()).delete().await.unwrap_err();
-    assert_eq!(err.fault().map(|f| f.kind()), Some(FaultKind::ShellOrCommandGone));
+    let err = Shell::attach(&other, shell.id())
+        .delete()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.fault().map(|f| f.kind()),
+        Some(FaultKind::ShellOrCommandGone)
+    );
     shell.delete().await.unwrap();
 }
 
@@ -330,11 +444,17 @@ async fn over_long_command_lines_are_refused_before_sending() {
     let mut events = srv.server.subscribe();
     let client = srv.client(AuthMethod::Ntlm);
     let r = run(&client, echo_spec(vec!["x".repeat(9000)])).await.0;
-    assert!(matches!(r, Err(Error::CommandLineTooLong { limit: 8191, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::CommandLineTooLong { limit: 8191, .. })),
+        "{r:?}"
+    );
     let mut spec = CommandSpec::new("C:\\echo.exe", vec!["x".repeat(33000)]);
     spec.options.skip_cmd_shell = true;
     let r = run(&client, spec).await.0;
-    assert!(matches!(r, Err(Error::CommandLineTooLong { limit: 32767, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::CommandLineTooLong { limit: 32767, .. })),
+        "{r:?}"
+    );
     assert!(events.try_recv().is_err(), "nothing may reach the server");
 }
 
@@ -343,7 +463,15 @@ async fn connection_refused_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let cfg = aetherv_winrm::ClientConfig::new(format!("http://{addr}/wsman"), AuthMethod::Ntlm, USER, PASSWORD);
-    let r = Client::new(cfg).unwrap().open_shell(&ShellOptions::default()).await;
+    let cfg = aetherv_winrm::ClientConfig::new(
+        format!("http://{addr}/wsman"),
+        AuthMethod::Ntlm,
+        USER,
+        PASSWORD,
+    );
+    let r = Client::new(cfg)
+        .unwrap()
+        .open_shell(&ShellOptions::default())
+        .await;
     assert!(matches!(r, Err(Error::Connect { .. })), "{r:?}");
 }

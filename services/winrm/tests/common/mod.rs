@@ -2,6 +2,9 @@
 //! handler, and clients for it.
 #![allow(dead_code)]
 
+pub mod recordings;
+pub mod replay;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
