@@ -76,7 +76,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             return None;
         }
     }
-    if !any || !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !any || !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return None;
     }
     Some(Duration::from_secs_f64(secs))

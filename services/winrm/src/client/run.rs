@@ -128,10 +128,10 @@ async fn cleanup(client: Client, shell_id: Option<String>, command_id: Option<St
     let Some(shell_id) = shell_id else { return };
     let shell = Shell::attach(&client, shell_id);
     let work = async {
-        if let Some(cmd) = &command_id {
-            if let Err(e) = shell.signal(cmd, Signal::Terminate).await {
-                debug!(error = %e, "signal terminate during cleanup failed");
-            }
+        if let Some(cmd) = &command_id
+            && let Err(e) = shell.signal(cmd, Signal::Terminate).await
+        {
+            debug!(error = %e, "signal terminate during cleanup failed");
         }
         if let Err(e) = shell.delete().await {
             debug!(error = %e, "delete shell during cleanup failed");

@@ -334,10 +334,10 @@ impl Transport {
         if conn.sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < self.config.max_connections {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.config.max_connections
+        {
+            idle.push(conn);
         }
     }
 

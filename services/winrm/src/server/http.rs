@@ -265,10 +265,10 @@ pub(crate) async fn handle(
         // Windows with AllowUnencrypted=false: HTTP 500 with an empty body.
         response(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new())
     };
-    if let Some(t) = final_token {
-        if let Ok(v) = HeaderValue::from_str(&format!("Negotiate {}", B64.encode(t))) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
+    if let Some(t) = final_token
+        && let Ok(v) = HeaderValue::from_str(&format!("Negotiate {}", B64.encode(t)))
+    {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp
 }
