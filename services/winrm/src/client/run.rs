@@ -193,15 +193,25 @@ impl Client {
         if let Ok(mut s) = state.lock() {
             s.command_id = Some(command_id.clone());
         }
+        // Stdin that fits one Send goes before the first Receive, so a run needs only one
+        // connection at a time. Longer stdin is sent while receiving: the process may write
+        // output before it has read all of its input.
+        let mut stdin = spec.stdin.clone();
+        if let Some(data) = &stdin
+            && data.len() <= shell.stdin_chunk_len(&command_id)
+        {
+            shell.send_stdin(&command_id, data, true).await?;
+            stdin = None;
+        }
         let send = async {
-            match &spec.stdin {
+            match &stdin {
                 Some(data) => shell.send_stdin(&command_id, data, true).await,
                 None => Ok(()),
             }
         };
         let receive = receive_until_done(&shell, &command_id, &sink);
         tokio::pin!(send, receive);
-        let mut sent = spec.stdin.is_none();
+        let mut sent = stdin.is_none();
         loop {
             tokio::select! {
                 r = &mut send, if !sent => { r?; sent = true; }

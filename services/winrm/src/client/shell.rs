@@ -225,20 +225,7 @@ impl Shell {
     /// Sends stdin, split into Sends that fit the envelope size; the last one carries
     /// `End="true"` when `end` is set. An empty `data` with `end` sends one empty End chunk.
     pub async fn send_stdin(&self, command_id: &str, data: &[u8], end: bool) -> Result<(), Error> {
-        let empty = build_request(
-            &RequestHeader {
-                to: self.client.endpoint(),
-                action: ns::ACTION_SEND,
-                resource_uri: ns::RESOURCE_CMD,
-                message_id: "00000000-0000-0000-0000-000000000000",
-                max_envelope_size: self.client.config().max_envelope_size,
-                operation_timeout: self.client.config().operation_timeout,
-                selectors: &self.selectors(),
-                options: &[],
-            },
-            &messages::send_request(command_id, b"", true),
-        );
-        let chunk = stdin_chunk_size(self.client.config().max_envelope_size as usize, empty.len());
+        let chunk = self.stdin_chunk_len(command_id);
         let mut pieces: Vec<&[u8]> = data.chunks(chunk).collect();
         if pieces.is_empty() {
             if !end {
@@ -252,6 +239,24 @@ impl Shell {
             self.send_with_retry(&body).await?;
         }
         Ok(())
+    }
+
+    /// Bytes of stdin one Send carries for this command.
+    pub(crate) fn stdin_chunk_len(&self, command_id: &str) -> usize {
+        let empty = build_request(
+            &RequestHeader {
+                to: self.client.endpoint(),
+                action: ns::ACTION_SEND,
+                resource_uri: ns::RESOURCE_CMD,
+                message_id: "00000000-0000-0000-0000-000000000000",
+                max_envelope_size: self.client.config().max_envelope_size,
+                operation_timeout: self.client.config().operation_timeout,
+                selectors: &self.selectors(),
+                options: &[],
+            },
+            &messages::send_request(command_id, b"", true),
+        );
+        stdin_chunk_size(self.client.config().max_envelope_size as usize, empty.len())
     }
 
     async fn send_with_retry(&self, body: &str) -> Result<(), Error> {
