@@ -6,9 +6,10 @@
 //!
 //! Called by the services that touch hosts (remote-tasks, host-deploy, inventory, jobs)
 //! and by the simulator (`aetherv-hvsim`), which decodes requests with
-//! [`AgentRequest::decode`] and must produce results these schemas accept. It calls no
-//! other crate of the workspace; the WinRM implementation of [`HostAgent`] (on
-//! `aetherv-winrm`) lives beside the trait.
+//! [`AgentRequest::decode`] and must produce results these schemas accept. It calls
+//! `aetherv-winrm` only: [`WinrmHostAgent`], the WinRM implementation of [`HostAgent`],
+//! lives beside the trait, with the host agent bundle built in ([`AgentBundle`], from
+//! `agent/host/`) and the [`Bootstrap`] that runs it.
 //!
 //! One call: build an [`AgentRequest`] (validated), send `request.to_json_line()` then the
 //! agent bundle on stdin, feed stdout to an [`OutputParser`] as it arrives, forward its
@@ -44,6 +45,8 @@
 
 mod agent;
 mod agent_error;
+mod bootstrap;
+mod bundle;
 mod ids;
 mod model;
 mod operation;
@@ -55,6 +58,7 @@ mod schema;
 mod serde_util;
 mod target;
 mod vm_state;
+pub mod winrm_agent;
 
 pub use agent::{
     AgentOutcome, CallOptions, Error, HostAgent, HostAgentExt, TransportError, TransportErrorKind,
@@ -66,6 +70,11 @@ pub use agent_error::{
     NotFoundDetails, ObjectKind, OperationFailedDetails, ScarceResource, TimeoutDetails,
     UnsupportedOperationDetails, UnsupportedProtocolDetails, VmNotFoundDetails,
 };
+pub use bootstrap::{
+    Bootstrap, BootstrapError, CMD_LINE_LIMIT, POWERSHELL, POWERSHELL_ARGS, decode_encoded_command,
+    encode_command, pinned_sha256,
+};
+pub use bundle::{AgentBundle, BOOTSTRAP_TEMPLATE, BUNDLE_FILES};
 pub use ids::{CorrelationId, DiskId, Error as IdError, HostId, NicId, VmId};
 pub use model::{
     ControllerType, Disk, DiskType, Generation, Image, Network, NewDiskType, Nic, OsFamily,
@@ -85,3 +94,4 @@ pub use schema::{
 };
 pub use target::{AuthKind, EndpointSettings, HostTarget, Secret, TargetError, Timeouts};
 pub use vm_state::{NotAllowed, PowerAction, PowerTransition, VmState};
+pub use winrm_agent::{WinrmAgentOptions, WinrmHostAgent};
