@@ -1,0 +1,322 @@
+//! `/api/v1/vms`, `/api/v1/hosts/{host}/vms` and `/api/v1/vms/{id}`: filters, sort and
+//! paging passed to inventory's `ListVms`, and `all=true`, which streams every matching VM
+//! in one response by paging through inventory 1,000 at a time (gzip-compressed by the
+//! compression layer when the client accepts it) without holding the list in memory.
+
+use aetherv_proto::common::v1 as common;
+use aetherv_proto::inventory::v1 as pb;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::stream::{self, Stream};
+use http::{HeaderValue, header};
+use serde::Serialize;
+
+use crate::app::{AppState, RequestContext};
+use crate::error::{Dependency, FieldNames, HttpError};
+use crate::model::{VM_STATES, VmJson};
+use crate::query::{Params, check_name, check_vm_id};
+use crate::upstream::{Traced, Upstream};
+
+/// The sort keys, as the API names them.
+const SORTS: [(&str, pb::VmSortField); 10] = [
+    ("name", pb::VmSortField::Name),
+    ("host", pb::VmSortField::Host),
+    ("cluster", pb::VmSortField::Cluster),
+    ("state", pb::VmSortField::State),
+    ("cpu_count", pb::VmSortField::CpuCount),
+    ("memory_assigned", pb::VmSortField::MemoryAssigned),
+    ("memory_startup", pb::VmSortField::MemoryStartup),
+    ("creation_time", pb::VmSortField::CreationTime),
+    ("uptime", pb::VmSortField::Uptime),
+    ("primary_ip", pb::VmSortField::PrimaryIp),
+];
+
+const ORDERS: [(&str, common::SortDirection); 2] = [
+    ("asc", common::SortDirection::Ascending),
+    ("desc", common::SortDirection::Descending),
+];
+
+/// ListVms's field paths, as REST parameters.
+const LIST_FIELDS: FieldNames = &[
+    ("host", "host"),
+    ("cluster", "cluster"),
+    ("states", "state"),
+    ("name_contains", "q"),
+    ("sort_field", "sort"),
+    ("sort_direction", "order"),
+    ("page.page_size", "page_size"),
+    ("page.page_token", "page_token"),
+    ("page_size", "page_size"),
+    ("page_token", "page_token"),
+];
+
+/// Page size of the requests behind `all=true`.
+const ALL_PAGE_SIZE: u32 = 1000;
+
+/// The query of a VM list, validated.
+struct VmQuery {
+    request: pb::ListVmsRequest,
+    all: bool,
+}
+
+fn vm_query(params: &Params, host: Option<String>) -> Result<VmQuery, HttpError> {
+    let host = match host {
+        Some(host) => host,
+        None => params.name("host", &[])?.unwrap_or_default(),
+    };
+    let all = params.boolean("all")?.unwrap_or(false);
+    if all {
+        for conflicting in ["page_size", "page_token"] {
+            if params.has(conflicting) {
+                return Err(HttpError::bad_parameter(
+                    conflicting,
+                    "cannot be combined with all=true",
+                ));
+            }
+        }
+    }
+    let page_size = params.integer("page_size", 1, 1000)?.unwrap_or(100);
+    let page_token = params.text("page_token", 2048)?.unwrap_or("").to_string();
+    let request = pb::ListVmsRequest {
+        host,
+        cluster: params.name("cluster", &["-"])?.unwrap_or_default(),
+        states: params
+            .choices("state", &VM_STATES)?
+            .into_iter()
+            .map(|state| state as i32)
+            .collect(),
+        name_contains: params.text("q", 256)?.unwrap_or("").to_string(),
+        sort_field: params
+            .choice("sort", &SORTS)?
+            .unwrap_or(pb::VmSortField::Name) as i32,
+        sort_direction: params
+            .choice("order", &ORDERS)?
+            .unwrap_or(common::SortDirection::Ascending) as i32,
+        page: Some(common::PageRequest {
+            page_size: if all { ALL_PAGE_SIZE } else { page_size },
+            page_token,
+        }),
+    };
+    Ok(VmQuery { request, all })
+}
+
+/// A page of VMs.
+#[derive(Debug, Serialize)]
+struct VmPageJson<'a> {
+    revision: u64,
+    total_size: u64,
+    next_page_token: Option<&'a str>,
+    vms: Vec<VmJson<'a>>,
+}
+
+async fn list(
+    upstream: &Upstream,
+    context: &RequestContext,
+    query: VmQuery,
+) -> Result<Response, HttpError> {
+    let mut client = upstream.inventory(&context.call);
+    let first = upstream
+        .call(
+            client.list_vms(upstream.request(query.request.clone())),
+            LIST_FIELDS,
+        )
+        .await?;
+    if !query.all {
+        let page = first.page.clone().unwrap_or_default();
+        let body = VmPageJson {
+            revision: first.revision,
+            total_size: page.total_size,
+            next_page_token: (!page.next_page_token.is_empty())
+                .then_some(page.next_page_token.as_str()),
+            vms: first.vms.iter().map(VmJson::new).collect(),
+        };
+        return Ok(Json(body).into_response());
+    }
+    let mut response = Response::new(Body::from_stream(all_pages(
+        upstream.clone(),
+        client,
+        query.request,
+        first,
+    )));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The chunks of an `all=true` body: the head with the first page, each further page, the
+/// tail. A failing page ends the body early (the client sees truncated JSON and the log
+/// says why): the status was sent with the first page.
+fn all_pages(
+    upstream: Upstream,
+    client: aetherv_proto::inventory::v1::inventory_client::InventoryClient<Traced>,
+    request: pb::ListVmsRequest,
+    first: pb::ListVmsResponse,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    struct State {
+        upstream: Upstream,
+        client: aetherv_proto::inventory::v1::inventory_client::InventoryClient<Traced>,
+        request: pb::ListVmsRequest,
+        page: Option<pb::ListVmsResponse>,
+        first: bool,
+        written: bool,
+        done: bool,
+    }
+    let state = State {
+        upstream,
+        client,
+        request,
+        page: Some(first),
+        first: true,
+        written: false,
+        done: false,
+    };
+    stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        let page = match state.page.take() {
+            Some(page) => page,
+            None => {
+                let token = state
+                    .request
+                    .page
+                    .as_ref()
+                    .map(|p| p.page_token.clone())
+                    .unwrap_or_default();
+                if token.is_empty() {
+                    state.done = true;
+                    return Some((Ok(Bytes::from_static(b"]}")), state));
+                }
+                let request = state.upstream.request(state.request.clone());
+                match state
+                    .upstream
+                    .call(state.client.list_vms(request), LIST_FIELDS)
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(error) => {
+                        tracing::warn!(%error, "the vm list stream ended early");
+                        state.done = true;
+                        return Some((Err(std::io::Error::other(error)), state));
+                    }
+                }
+            }
+        };
+        let mut chunk = Vec::with_capacity(page.vms.len() * 1024 + 128);
+        if state.first {
+            let total = page.page.as_ref().map_or(0, |p| p.total_size);
+            chunk.extend_from_slice(
+                format!(
+                    "{{\"revision\":{},\"total_size\":{total},\"next_page_token\":null,\"vms\":[",
+                    page.revision
+                )
+                .as_bytes(),
+            );
+        }
+        state.first = false;
+        for vm in &page.vms {
+            if state.written {
+                chunk.push(b',');
+            }
+            if serde_json::to_writer(&mut chunk, &VmJson::new(vm)).is_err() {
+                state.done = true;
+                return Some((
+                    Err(std::io::Error::other("a vm could not be serialized")),
+                    state,
+                ));
+            }
+            state.written = true;
+        }
+        let next = page.page.map(|p| p.next_page_token).unwrap_or_default();
+        if let Some(request_page) = state.request.page.as_mut() {
+            request_page.page_token = next;
+        }
+        Some((Ok(Bytes::from(chunk)), state))
+    })
+}
+
+/// `GET /api/v1/vms`.
+pub async fn list_vms(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HttpError> {
+    let params = Params::parse(
+        query.as_deref(),
+        &[
+            "host",
+            "cluster",
+            "state",
+            "q",
+            "sort",
+            "order",
+            "page_size",
+            "page_token",
+            "all",
+        ],
+    )?;
+    let query = vm_query(&params, None)?;
+    let upstream = state.upstreams.require(Dependency::Inventory)?;
+    list(upstream, &context, query).await
+}
+
+/// `GET /api/v1/hosts/{host}/vms`: 404 for an unknown host.
+pub async fn list_host_vms(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HttpError> {
+    let host = check_name("host", &super::path_param("host", path)?)?;
+    let params = Params::parse(
+        query.as_deref(),
+        &[
+            "cluster",
+            "state",
+            "q",
+            "sort",
+            "order",
+            "page_size",
+            "page_token",
+            "all",
+        ],
+    )?;
+    let query = vm_query(&params, Some(host.clone()))?;
+    let upstream = state.upstreams.require(Dependency::Inventory)?;
+    upstream
+        .call(
+            upstream
+                .inventory(&context.call)
+                .get_host(upstream.request(pb::GetHostRequest { host })),
+            &[("host", "host")],
+        )
+        .await?;
+    list(upstream, &context, query).await
+}
+
+/// `GET /api/v1/vms/{id}`.
+pub async fn get_vm(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HttpError> {
+    let id = check_vm_id("id", &super::path_param("id", path)?)?;
+    Params::parse(query.as_deref(), &[])?;
+    let upstream = state.upstreams.require(Dependency::Inventory)?;
+    let vm = upstream
+        .call(
+            upstream
+                .inventory(&context.call)
+                .get_vm(upstream.request(pb::GetVmRequest { vm_id: id })),
+            &[("vm_id", "id")],
+        )
+        .await?;
+    Ok(Json(VmJson::new(&vm)).into_response())
+}

@@ -1,0 +1,138 @@
+//! The services behind the gateway: one lazily connecting channel per configured service
+//! (the runtime's `connect_lazy`, so the gateway starts while they are still coming up),
+//! typed clients that carry the request's caller and trace context, and the one helper every
+//! unary call goes through: bounded by the service's `request_timeout` (a 504 when it
+//! passes), with errors mapped by [`HttpError::from_status`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
+use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
+use aetherv_runtime::{CallContext, ClientConfig, ContextInterceptor};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::config::Config;
+use crate::error::{Dependency, FieldNames, HttpError};
+
+/// A client whose calls carry a [`CallContext`].
+pub type Traced = InterceptedService<Channel, ContextInterceptor>;
+
+/// One configured service.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Which service.
+    pub dependency: Dependency,
+    /// Its configured address.
+    pub endpoint: String,
+    channel: Channel,
+    request_timeout: Duration,
+}
+
+impl Upstream {
+    fn connect(dependency: Dependency, config: &ClientConfig) -> Option<Upstream> {
+        if config.endpoint.trim().is_empty() {
+            return None;
+        }
+        // A malformed endpoint is reported by `Config::diagnostics`; the service then
+        // counts as not configured.
+        let channel = aetherv_runtime::connect_lazy(config).ok()?;
+        Some(Upstream {
+            dependency,
+            endpoint: config.endpoint.trim().to_string(),
+            channel,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// The raw channel (health checks, diagnostics).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The configured per-call timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// An inventory client for one request.
+    pub fn inventory(&self, context: &CallContext) -> InventoryClient<Traced> {
+        InventoryClient::with_interceptor(self.channel.clone(), context.interceptor())
+    }
+
+    /// A remote-tasks client for one request.
+    pub fn remote_tasks(&self, context: &CallContext) -> RemoteTasksClient<Traced> {
+        RemoteTasksClient::with_interceptor(self.channel.clone(), context.interceptor())
+    }
+
+    /// A request carrying the call's deadline (`grpc-timeout`), so the service can stop.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.request_timeout);
+        request
+    }
+
+    /// Runs one call bounded by the request timeout and maps its error. `fields` renames
+    /// the request's proto field paths to REST parameters in a 400.
+    pub async fn call<T, F>(&self, call: F, fields: FieldNames) -> Result<T, HttpError>
+    where
+        F: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        match tokio::time::timeout(self.request_timeout, call).await {
+            Err(_) => Err(HttpError::timeout(self.dependency, self.request_timeout)),
+            Ok(Err(status)) => Err(HttpError::from_status(self.dependency, &status, fields)),
+            Ok(Ok(response)) => Ok(response.into_inner()),
+        }
+    }
+}
+
+/// Every configured service.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    inventory: Option<Upstream>,
+    remote_tasks: Option<Upstream>,
+    jobs: Option<Upstream>,
+    notifications: Option<Upstream>,
+}
+
+impl Upstreams {
+    /// Channels to the services the configuration names.
+    pub fn new(config: &Config) -> Upstreams {
+        Upstreams {
+            inventory: Upstream::connect(Dependency::Inventory, &config.inventory),
+            remote_tasks: Upstream::connect(Dependency::RemoteTasks, &config.remote_tasks),
+            jobs: Upstream::connect(Dependency::Jobs, &config.jobs),
+            notifications: Upstream::connect(Dependency::Notifications, &config.notifications),
+        }
+    }
+
+    /// One service, if configured.
+    pub fn get(&self, dependency: Dependency) -> Option<&Upstream> {
+        match dependency {
+            Dependency::Inventory => self.inventory.as_ref(),
+            Dependency::RemoteTasks => self.remote_tasks.as_ref(),
+            Dependency::Jobs => self.jobs.as_ref(),
+            Dependency::Notifications => self.notifications.as_ref(),
+        }
+    }
+
+    /// One service, or 503 naming it when it is not configured.
+    pub fn require(&self, dependency: Dependency) -> Result<&Upstream, HttpError> {
+        self.get(dependency)
+            .ok_or_else(|| HttpError::unavailable(dependency, "not configured"))
+    }
+
+    /// The configured services, in a fixed order.
+    pub fn configured(&self) -> Vec<&Upstream> {
+        [
+            &self.inventory,
+            &self.remote_tasks,
+            &self.jobs,
+            &self.notifications,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
