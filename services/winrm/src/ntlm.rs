@@ -10,6 +10,7 @@ use sspi::{
 };
 
 use crate::encryption::{self, FramingError};
+use crate::ntlm_verify::verify_ntlmv2;
 
 /// The NTLM message signature prefix.
 const NTLM_SIGNATURE: &[u8] = b"NTLMSSP\0";
@@ -214,6 +215,8 @@ enum AcceptorInner {
 /// The server side of an NTLM handshake (raw NTLM or SPNEGO-wrapped NTLM).
 pub(crate) struct NtlmAcceptor {
     inner: AcceptorInner,
+    /// The CHALLENGE message sent on the raw-NTLM path, for the NTLMv2 response check.
+    challenge: Option<Vec<u8>>,
 }
 
 fn account_of(username: &str) -> &str {
@@ -277,7 +280,10 @@ impl NtlmAcceptor {
         } else {
             return Err(AuthError::UnknownToken);
         };
-        Ok(NtlmAcceptor { inner })
+        Ok(NtlmAcceptor {
+            inner,
+            challenge: None,
+        })
     }
 
     /// Feeds one client token.
@@ -291,7 +297,10 @@ impl NtlmAcceptor {
                 let mut creds = None;
                 let (status, out) = accept_step(ntlm.as_mut(), &mut creds, token)?;
                 match status {
-                    SecurityStatus::ContinueNeeded => Ok(AcceptStep::Continue(out)),
+                    SecurityStatus::ContinueNeeded => {
+                        self.challenge = Some(out.clone());
+                        Ok(AcceptStep::Continue(out))
+                    }
                     SecurityStatus::CompleteNeeded
                     | SecurityStatus::CompleteAndContinue
                     | SecurityStatus::Ok => {
@@ -299,9 +308,19 @@ impl NtlmAcceptor {
                             .query_context_names()
                             .map_err(|_| AuthError::LogonDenied)?;
                         let wire_account = account_of(wire.username.inner()).to_owned();
-                        let candidates = users
+                        let matching: Vec<&AcceptorUser> = users
                             .iter()
                             .filter(|u| account_of(&u.username).eq_ignore_ascii_case(&wire_account))
+                            .collect();
+                        let challenge = self.challenge.as_deref().unwrap_or_default();
+                        if !matching
+                            .iter()
+                            .any(|u| verify_ntlmv2(challenge, token, &u.password))
+                        {
+                            return Err(AuthError::LogonDenied);
+                        }
+                        let candidates = matching
+                            .iter()
                             .map(|u| identity(&u.username, &u.password))
                             .collect::<Result<Vec<_>, _>>()?;
                         if candidates.is_empty() {
