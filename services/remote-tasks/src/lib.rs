@@ -1,2 +1,4 @@
-//! The remote-tasks service (placeholder while the crate is written).
+//! The remote-tasks service (being written).
 #![forbid(unsafe_code)]
+
+pub mod domain;
