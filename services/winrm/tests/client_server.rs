@@ -475,3 +475,52 @@ async fn connection_refused_is_a_connect_error() {
         .await;
     assert!(matches!(r, Err(Error::Connect { .. })), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_connection_closed_by_the_host_is_replaced() {
+    // Our own accept loop, able to drop every open connection on demand.
+    let srv = start(server_config(), false).await;
+    let server = srv.server.clone();
+    let mut events = server.subscribe();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (kill, killed) = tokio::sync::watch::channel(0u32);
+    let (closed_tx, mut closed) = mpsc::unbounded_channel::<()>();
+    let acceptor = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                return;
+            };
+            let (server, mut killed, closed_tx) =
+                (server.clone(), killed.clone(), closed_tx.clone());
+            killed.borrow_and_update();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = server.serve_connection(tcp, peer) => {}
+                    _ = killed.changed() => {}
+                }
+                let _ = closed_tx.send(());
+            });
+        }
+    });
+    let mut cfg = aetherv_winrm::ClientConfig::new(
+        format!("http://{addr}/wsman"),
+        AuthMethod::Ntlm,
+        USER,
+        PASSWORD,
+    );
+    cfg.max_connections = 1;
+    let client = Client::new(cfg).unwrap();
+    let (r, _, _) = run(&client, echo_spec(vec!["1".into()])).await;
+    assert_eq!(r.unwrap(), 1);
+    kill.send(1).unwrap();
+    closed.recv().await.unwrap();
+    let (r, _, _) = run(&client, echo_spec(vec!["2".into()])).await;
+    assert_eq!(r.unwrap(), 2);
+    let mut auths = 0;
+    while let Ok(ev) = events.try_recv() {
+        auths += usize::from(matches!(ev, ServerEvent::Authenticated { .. }));
+    }
+    assert_eq!(auths, 2, "the second run authenticated a new connection");
+    acceptor.abort();
+}

@@ -252,12 +252,20 @@ impl Transport {
         conn: &mut Conn,
         req: Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, Vec<u8>), Error> {
-        let io_err = |e: hyper::Error| Error::Connect {
+        // NotConnected marks a request that never left (safe to retry on a new connection).
+        let io_err = |e: hyper::Error, unsent: bool| Error::Connect {
             endpoint: self.endpoint.clone(),
-            source: io::Error::other(e),
+            source: if unsent {
+                io::Error::new(io::ErrorKind::NotConnected, e)
+            } else {
+                io::Error::other(e)
+            },
         };
-        conn.sender.ready().await.map_err(io_err)?;
-        let resp = conn.sender.send_request(req).await.map_err(io_err)?;
+        conn.sender.ready().await.map_err(|e| io_err(e, true))?;
+        let resp = conn.sender.send_request(req).await.map_err(|e| {
+            let unsent = e.is_canceled();
+            io_err(e, unsent)
+        })?;
         let (parts, body) = resp.into_parts();
         let limit = self.max_response_bytes();
         let body = Limited::new(body, limit)
@@ -319,13 +327,14 @@ impl Transport {
         }
     }
 
-    async fn checkout(&self) -> Result<Conn, Error> {
+    /// An idle connection (`true`: reused) or a newly authenticated one.
+    async fn checkout(&self) -> Result<(Conn, bool), Error> {
         loop {
             let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
             match idle {
-                Some(conn) if !conn.sender.is_closed() => return Ok(conn),
+                Some(conn) if !conn.sender.is_closed() => return Ok((conn, true)),
                 Some(_) => continue,
-                None => return self.open().await,
+                None => return Ok((self.open().await?, false)),
             }
         }
     }
@@ -346,8 +355,17 @@ impl Transport {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Cancelled)?;
         let timeout = self.request_timeout();
         let fut = async {
-            let mut conn = self.checkout().await?;
-            let result = self.exchange_on(&mut conn, soap).await;
+            let (mut conn, reused) = self.checkout().await?;
+            let mut result = self.exchange_on(&mut conn, soap.clone()).await;
+            if reused
+                && matches!(&result, Err(Error::Connect { source, .. }) if source.kind() == io::ErrorKind::NotConnected)
+            {
+                // The host closed the idle connection before our request went out: a new
+                // connection (and NTLM handshake) cannot run the request twice.
+                debug!(endpoint = %self.endpoint, "pooled connection was closed; using a new one");
+                conn = self.open().await?;
+                result = self.exchange_on(&mut conn, soap).await;
+            }
             if result.is_ok() {
                 self.release(conn);
             }
