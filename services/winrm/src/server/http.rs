@@ -272,3 +272,147 @@ pub(crate) async fn handle(
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use bytes::Bytes;
+    use http::{Request, StatusCode, header};
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+
+    use crate::encryption;
+    use crate::envelope::{RequestHeader, build_request, parse_envelope};
+    use crate::fault::Fault;
+    use crate::messages::{self, ShellOptions};
+    use crate::ns;
+    use crate::ntlm::NtlmClient;
+    use crate::server::{ProcessFuture, ProcessIo, ServerConfig, ServerUser, WinrmServer};
+
+    fn create_envelope() -> String {
+        let (opts, body) = messages::create_request(&ShellOptions::default());
+        build_request(
+            &RequestHeader {
+                to: "http://127.0.0.1/wsman",
+                action: ns::ACTION_CREATE,
+                resource_uri: ns::RESOURCE_CMD,
+                message_id: "6D1F4B2A-0000-4000-8000-000000000001",
+                max_envelope_size: 153_600,
+                operation_timeout: Duration::from_secs(20),
+                selectors: &[],
+                options: &opts,
+            },
+            &body,
+        )
+    }
+
+    /// Windows' own client sends the first sealed body on the Type-3 request itself.
+    #[tokio::test]
+    async fn sealed_body_on_the_type3_request_is_accepted() {
+        let handler = |_: crate::server::CommandRequest,
+                       _: ProcessIo|
+         -> Result<ProcessFuture, Fault> { Ok(Box::pin(async { 0 })) };
+        let config = ServerConfig::new("SIMHOST", vec![ServerUser::new("vagrant", "pw-1")]);
+        let server = WinrmServer::new(config, Arc::new(handler)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let srv = server.clone();
+        let task = tokio::spawn(async move {
+            let (tcp, peer) = listener.accept().await.unwrap();
+            let _ = srv.serve_connection(tcp, peer).await;
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let post = |auth: String, ct: &'static str, body: Vec<u8>| {
+            Request::post("/wsman")
+                .header(header::HOST, addr.to_string())
+                .header(header::AUTHORIZATION, auth)
+                .header(header::CONTENT_TYPE, ct)
+                .body(Full::new(Bytes::from(body)))
+                .unwrap()
+        };
+
+        let mut client = NtlmClient::new("vagrant", "pw-1", "127.0.0.1").unwrap();
+        let t1 = client.step(None).unwrap();
+        let resp = sender
+            .send_request(post(
+                format!("Negotiate {}", B64.encode(&t1)),
+                ns::SOAP_CONTENT_TYPE,
+                Vec::new(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let challenge =
+            crate::client::challenge_token_for_tests(resp.headers()).expect("a challenge");
+        let _ = resp.into_body().collect().await;
+        let t3 = client.step(Some(&challenge)).unwrap();
+        let mut sealing = client.into_sealing();
+        let create = create_envelope();
+        let sealed = sealing.encrypt_body(create.as_bytes()).unwrap();
+        sender.ready().await.unwrap();
+        let resp = sender
+            .send_request(post(
+                format!("Negotiate {}", B64.encode(&t3)),
+                encryption::CONTENT_TYPE,
+                sealed,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let ct = resp.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(encryption::is_encrypted_content_type(&ct));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let plain = sealing.decrypt_body(&body).unwrap();
+        let env = parse_envelope(&plain).unwrap();
+        assert!(
+            !messages::parse_create_response(&env.body)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(server.shell_count(), 1);
+
+        // The same session, now without an Authorization header: a plaintext body on
+        // HTTP is refused with an empty 500, a sealed one is served.
+        sender.ready().await.unwrap();
+        let mut req = post(
+            String::new(),
+            ns::SOAP_CONTENT_TYPE,
+            create.clone().into_bytes(),
+        );
+        req.headers_mut().remove(header::AUTHORIZATION);
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            resp.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
+        sender.ready().await.unwrap();
+        let mut req = post(
+            String::new(),
+            encryption::CONTENT_TYPE,
+            sealing.encrypt_body(create.as_bytes()).unwrap(),
+        );
+        req.headers_mut().remove(header::AUTHORIZATION);
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(sealing.decrypt_body(&body).is_ok());
+        assert_eq!(server.shell_count(), 2);
+        task.abort();
+    }
+}
