@@ -10,7 +10,7 @@ function New-DiskSizeRule {
     param([bool] $Required = $false)
     @{ Type = 'int'; Required = $Required; Min = 3145728; Max = 70368744177664; MultipleOf = 1048576 }
 }
-$script:CopyBufferBytes = 4MB
+$script:CopyBufferBytes = 4194304
 
 # The drive of this VM with this id (compared case-insensitively), or NOT_FOUND.
 function Find-VmDrive {
@@ -48,7 +48,7 @@ function Find-FreeControllerSlot {
     }
     if ($ControllerType -eq 'SCSI') {
         $numbers = @(Invoke-AgentCmdlet -Name 'Get-VMScsiController' -Parameters @{ VM = $Vm } | ForEach-Object { [int]$_.ControllerNumber } | Sort-Object)
-        $locations = 0..63
+        $locations = 0 .. 63
     } else {
         $numbers = @(0, 1)
         $locations = @(0, 1)
@@ -105,7 +105,7 @@ function Copy-FileWithProgress {
                 $reported = [DateTime]::UtcNow
                 $fraction = if ($total -gt 0) { $copied / $total } else { 1 }
                 $percent = [int]($FromPercent + ($ToPercent - $FromPercent) * $fraction)
-                Write-AgentProgress -Step 'copy image' -Percent $percent -Message ('{0:N1} of {1:N1} GiB' -f ($copied / 1GB), ($total / 1GB))
+                Write-AgentProgress -Step 'copy image' -Percent $percent -Message ('{0:N1} of {1:N1} GiB' -f ($copied / 1073741824), ($total / 1073741824))
             }
         }
         $writer.Flush()

@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 /// dispatcher and the helpers the others use).
 pub const BUNDLE_FILES: &[(&str, &str)] = &[
     ("core.ps1", include_str!("../../../agent/host/core.ps1")),
+    ("errors.ps1", include_str!("../../../agent/host/errors.ps1")),
+    ("params.ps1", include_str!("../../../agent/host/params.ps1")),
     ("host.ps1", include_str!("../../../agent/host/host.ps1")),
     (
         "inventory.ps1",
