@@ -1,0 +1,490 @@
+//! The gateway's HTTP surface with its services down (nothing listens where they are
+//! configured): health, readiness, 503s naming the dependency, parameter validation before
+//! any call, security headers on every kind of response, request ids, static files and
+//! ETags, the SPA fallback, cross-origin refusals, diagnostic mode, and the WebSocket
+//! protocol's own rules. Every JSON body is checked against the OpenAPI document.
+
+mod support;
+
+use std::time::Duration;
+
+use aetherv_gateway::Config;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::http::{Reply, get, post, send};
+use support::openapi::check;
+use support::ws::WsClient;
+use support::{Gateway, closed_endpoint};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+const VM: &str = "3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01";
+
+async fn gateway_without_services() -> Gateway {
+    let config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    Gateway::start(config).await
+}
+
+fn assert_security_headers(reply: &Reply, what: &str) {
+    assert_eq!(
+        reply.header("content-security-policy"),
+        Some(CSP),
+        "{what}: CSP"
+    );
+    assert_eq!(
+        reply.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(
+        reply.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin"),
+        "{what}"
+    );
+    assert!(
+        reply
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty()),
+        "{what}: request id"
+    );
+}
+
+fn assert_error(reply: &Reply, status: u16, code: &str, parameter: Option<&str>) -> Value {
+    let body = reply.json();
+    assert_eq!(reply.status.as_u16(), status, "body: {body}");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(body["error"]["details"].is_object());
+    if let Some(parameter) = parameter {
+        assert_eq!(
+            body["error"]["details"]["parameter"], parameter,
+            "body: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(parameter)),
+            "the message names {parameter}: {body}"
+        );
+    }
+    body
+}
+
+#[tokio::test]
+async fn health_is_up_and_readiness_names_the_services_that_do_not_answer() {
+    let gateway = gateway_without_services().await;
+    let health = get(&gateway.url("/healthz")).await;
+    assert_eq!(health.status, StatusCode::OK);
+    check("GET", "/healthz", 200, &health.json());
+    assert_security_headers(&health, "/healthz");
+    assert_eq!(health.header("x-aetherv-mode"), Some("development"));
+
+    let ready = get(&gateway.url("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body = ready.json();
+    check("GET", "/readyz", 503, &body);
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["not_ready"], json!(["inventory", "remote_tasks"]));
+    for dependency in body["dependencies"].as_array().into_iter().flatten() {
+        assert_eq!(dependency["ready"], false);
+        assert_eq!(dependency["health"], "unreachable", "{dependency}");
+        assert!(
+            dependency["reasons"][0]
+                .as_str()
+                .is_some_and(|r| r.contains("unreachable"))
+        );
+    }
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn api_calls_answer_503_naming_the_dependency_that_is_down() {
+    let gateway = gateway_without_services().await;
+    for path in [
+        "/api/v1/inventory",
+        "/api/v1/clusters",
+        "/api/v1/hosts",
+        "/api/v1/vms?state=running",
+        "/api/v1/hosts/hv01/vms",
+    ] {
+        let reply = get(&gateway.url(path)).await;
+        let body = assert_error(&reply, 503, "UNAVAILABLE", None);
+        assert_eq!(
+            body["error"]["details"]["dependency"], "inventory",
+            "{path}"
+        );
+        assert_security_headers(&reply, path);
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        let route = path
+            .split('?')
+            .next()
+            .unwrap_or(path)
+            .replace("hv01", "{host}");
+        check("GET", &route, 503, &body);
+    }
+    let reply = post(&gateway.url(&format!("/api/v1/vms/{VM}/start"))).await;
+    let body = assert_error(&reply, 503, "UNAVAILABLE", None);
+    check("POST", "/api/v1/vms/{id}/start", 503, &body);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn bad_parameters_are_refused_with_400_naming_them_before_any_call() {
+    let gateway = gateway_without_services().await;
+    let cases = [
+        ("/api/v1/vms?colour=red", "colour"),
+        ("/api/v1/vms?page_size=0", "page_size"),
+        ("/api/v1/vms?page_size=1001", "page_size"),
+        ("/api/v1/vms?page_size=ten", "page_size"),
+        ("/api/v1/vms?state=running,flying", "state"),
+        ("/api/v1/vms?sort=colour", "sort"),
+        ("/api/v1/vms?order=up", "order"),
+        ("/api/v1/vms?all=maybe", "all"),
+        ("/api/v1/vms?all=true&page_size=10", "page_size"),
+        ("/api/v1/vms?host=bad/name", "host"),
+        ("/api/v1/vms?host=a&host=b", "host"),
+        ("/api/v1/hosts?status=lost", "status"),
+        ("/api/v1/clusters?x=1", "x"),
+        ("/api/v1/vms/not-a-guid", "id"),
+        ("/api/v1/hosts/bad%20name", "host"),
+    ];
+    for (path, parameter) in cases {
+        let reply = get(&gateway.url(path)).await;
+        let body = assert_error(&reply, 400, "INVALID_ARGUMENT", Some(parameter));
+        let route = if path.starts_with("/api/v1/vms/") {
+            "/api/v1/vms/{id}"
+        } else if path.starts_with("/api/v1/hosts/") {
+            "/api/v1/hosts/{host}"
+        } else {
+            path.split('?').next().unwrap_or(path)
+        };
+        check("GET", route, 400, &body);
+    }
+    let state = get(&gateway.url("/api/v1/vms?state=flying")).await.json();
+    assert!(
+        state["error"]["details"]["allowed"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("running"))),
+        "allowed states are listed: {state}"
+    );
+    let body = send(
+        Method::POST,
+        &gateway.url(&format!("/api/v1/vms/{VM}/stop")),
+        &[("content-type", "application/json")],
+        br#"{"force":true}"#,
+    )
+    .await;
+    assert_error(&body, 400, "INVALID_ARGUMENT", Some("body.force"));
+    let query = post(&gateway.url(&format!("/api/v1/vms/{VM}/reset?now=1"))).await;
+    assert_error(&query, 400, "INVALID_ARGUMENT", Some("now"));
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn cross_origin_state_changes_and_websockets_are_refused() {
+    let gateway = gateway_without_services().await;
+    let url = gateway.url(&format!("/api/v1/vms/{VM}/stop"));
+    let foreign = send(
+        Method::POST,
+        &url,
+        &[("origin", "http://evil.example")],
+        b"",
+    )
+    .await;
+    let body = assert_error(&foreign, 403, "PERMISSION_DENIED", None);
+    check("POST", "/api/v1/vms/{id}/stop", 403, &body);
+    let fetch = send(Method::POST, &url, &[("sec-fetch-site", "cross-site")], b"").await;
+    assert_eq!(fetch.status, StatusCode::FORBIDDEN);
+    // The same origin passes the guard (and then finds inventory down).
+    let origin = format!("http://{}", gateway.addr);
+    let same = send(Method::POST, &url, &[("origin", origin.as_str())], b"").await;
+    assert_eq!(same.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    let mut request = match gateway.ws_url().into_client_request() {
+        Ok(request) => request,
+        Err(error) => panic!("bad ws url: {error}"),
+    };
+    request.headers_mut().insert(
+        "origin",
+        http::HeaderValue::from_static("http://evil.example"),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        }
+        other => panic!(
+            "a cross-origin websocket must be refused, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_when_valid_and_made_otherwise() {
+    let gateway = gateway_without_services().await;
+    let echoed = send(
+        Method::GET,
+        &gateway.url("/healthz"),
+        &[("x-request-id", "req-42.a")],
+        b"",
+    )
+    .await;
+    assert_eq!(echoed.header("x-request-id"), Some("req-42.a"));
+    let replaced = send(
+        Method::GET,
+        &gateway.url("/healthz"),
+        &[("x-request-id", "bad id!")],
+        b"",
+    )
+    .await;
+    let id = replaced.header("x-request-id").unwrap_or_default();
+    assert!(
+        id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_docs_static_files_and_fallbacks() {
+    let gateway = gateway_without_services().await;
+    let document = get(&gateway.url("/api/v1/openapi.json")).await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(
+        document.body.as_ref(),
+        include_bytes!("../openapi.json").as_slice()
+    );
+    assert_security_headers(&document, "openapi");
+    let etag = document.header("etag").unwrap_or_default().to_string();
+    assert!(etag.starts_with('"'));
+    let cached = send(
+        Method::GET,
+        &gateway.url("/api/v1/openapi.json"),
+        &[("if-none-match", etag.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
+    assert_security_headers(&cached, "304");
+
+    let page = get(&gateway.url("/docs")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.text().contains("/docs/docs.js"));
+    assert!(
+        !page.text().contains("<script>") && !page.text().contains("style="),
+        "no inline script or style"
+    );
+    assert_security_headers(&page, "/docs");
+    let script = get(&gateway.url("/docs/docs.js")).await;
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let missing = get(&gateway.url("/docs/nope.js")).await;
+    let body = assert_error(&missing, 404, "NOT_FOUND", None);
+    check("GET", "/docs/{file}", 404, &body);
+
+    let unknown_api = get(&gateway.url("/api/v1/nothing/here")).await;
+    assert_error(&unknown_api, 404, "NOT_FOUND", None);
+    assert_security_headers(&unknown_api, "api 404");
+    let wrong_method = send(Method::DELETE, &gateway.url("/api/v1/vms"), &[], b"").await;
+    assert_error(&wrong_method, 404, "NOT_FOUND", None);
+    let missing_file = get(&gateway.url("/assets/missing.js")).await;
+    assert_error(&missing_file, 404, "NOT_FOUND", None);
+
+    // Deep links serve the UI's index.html when the UI is built in.
+    let deep = get(&gateway.url(&format!("/vms/{VM}"))).await;
+    match aetherv_gateway::assets::find(aetherv_gateway::assets::UI, "index.html") {
+        Some(index) => {
+            assert_eq!(deep.status, StatusCode::OK);
+            assert_eq!(deep.body.as_ref(), index.body);
+            assert_eq!(
+                deep.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            for link in ["/hosts/hv01.lab", "/clusters/c1", "/"] {
+                let reply = get(&gateway.url(link)).await;
+                assert_eq!(reply.body.as_ref(), index.body, "{link}");
+                assert_security_headers(&reply, link);
+            }
+        }
+        None => {
+            assert_error(&deep, 404, "NOT_FOUND", None);
+        }
+    }
+    assert_security_headers(&deep, "deep link");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn large_responses_are_gzip_compressed_when_accepted() {
+    let gateway = gateway_without_services().await;
+    let plain = get(&gateway.url("/api/v1/openapi.json")).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    let compressed = send(
+        Method::GET,
+        &gateway.url("/api/v1/openapi.json"),
+        &[("accept-encoding", "gzip")],
+        b"",
+    )
+    .await;
+    assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    assert_eq!(compressed.body, plain.body);
+    assert!(
+        compressed.wire_bytes * 4 < plain.wire_bytes,
+        "gzip shrinks the document"
+    );
+    let small = send(
+        Method::GET,
+        &gateway.url("/healthz"),
+        &[("accept-encoding", "gzip")],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        small.header("content-encoding"),
+        None,
+        "small bodies stay plain"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn without_dev_mode_the_gateway_serves_in_diagnostic_mode() {
+    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    config.dev_mode = false;
+    let gateway = Gateway::start(config).await;
+    let health = get(&gateway.url("/healthz")).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.header("x-aetherv-mode"), None);
+    let api = get(&gateway.url("/api/v1/vms")).await;
+    let body = assert_error(&api, 503, "UNAVAILABLE", None);
+    check("GET", "/api/v1/vms", 503, &body);
+    assert!(
+        body["error"]["details"]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("gateway.dev_mode")),
+        "{body}"
+    );
+    let ready = get(&gateway.url("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        ready.json()["issues"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("gateway.dev_mode"))
+    );
+    let about = get(&gateway.url("/api/v1/about")).await;
+    assert_eq!(about.status, StatusCode::OK);
+    check("GET", "/api/v1/about", 200, &about.json());
+    assert_eq!(about.json()["dev_mode"], false);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_protocol_rules_hold_without_any_service() {
+    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    config.websocket.idle_timeout = Duration::from_secs(2);
+    config.websocket.ping_interval = Duration::from_secs(1);
+    config.websocket.max_connections = 2;
+    let gateway = Gateway::start(config).await;
+    let wait = Duration::from_secs(5);
+
+    let (mut stream, response) = match tokio_tungstenite::connect_async(gateway.ws_url()).await {
+        Ok(pair) => pair,
+        Err(error) => panic!("connect: {error}"),
+    };
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(CSP),
+        "the upgrade response carries the security headers too"
+    );
+    drop(futures::StreamExt::next(&mut stream).await);
+    drop(stream);
+
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    let hello = client.next(wait).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["topics"], json!(["inventory"]));
+    assert_eq!(hello["idle_timeout_seconds"], 2);
+
+    client.send(json!({"type": "ping", "id": "p1"})).await;
+    let pong = client.next(wait).await;
+    assert_eq!(
+        (pong["type"].clone(), pong["id"].clone()),
+        (json!("pong"), json!("p1"))
+    );
+
+    client.send_text("not json").await;
+    let error = client.next(wait).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error"]["details"]["field"], "message");
+
+    client
+        .send(json!({"type": "subscribe", "topics": [{"topic": "inventory", "after": "x"}]}))
+        .await;
+    let error = client.next(wait).await;
+    assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(error["error"]["details"]["field"], "topics[0].after");
+
+    client
+        .send(json!({"type": "subscribe", "topics": ["jobs", "jobs:job-1", "weather"]}))
+        .await;
+    let jobs = client.next(wait).await;
+    assert_eq!(
+        (jobs["topic"].clone(), jobs["error"]["code"].clone()),
+        (json!("jobs"), json!("UNAVAILABLE"))
+    );
+    let job = client.next(wait).await;
+    assert_eq!(job["error"]["code"], "UNAVAILABLE");
+    let weather = client.next(wait).await;
+    assert_eq!(weather["error"]["code"], "INVALID_ARGUMENT");
+
+    // Inventory is down: the subscription is accepted and waits for the stream.
+    client
+        .send(json!({"type": "subscribe", "topics": ["inventory"]}))
+        .await;
+    let subscribed = client.next(wait).await;
+    assert_eq!(
+        subscribed,
+        json!({"type": "subscribed", "topic": "inventory", "after": null})
+    );
+
+    // Connection limit: this one and the one above fill it.
+    let mut second = WsClient::connect(&gateway.ws_url()).await;
+    assert_eq!(second.next(wait).await["type"], "hello");
+    match tokio_tungstenite::connect_async(gateway.ws_url()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        other => panic!(
+            "a third connection must be refused, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+
+    // Silence closes the connection (1000), a binary frame too (1003).
+    let closed = client
+        .next_of_type("__close", Duration::from_secs(10))
+        .await;
+    assert_eq!(closed["code"], 1000);
+    assert_eq!(closed["reason"], "idle timeout");
+    second.send_binary(vec![1, 2, 3]).await;
+    let closed = second.next_of_type("__close", wait).await;
+    assert_eq!(closed["code"], 1003);
+    gateway.stop().await;
+}
