@@ -184,11 +184,12 @@ pub async fn run(
         timeout: Some(run_timeout),
         cancel: cancel.clone(),
     };
-    let call = context
+    // A boxed future (Unpin): polled in place, and dropped for real below.
+    let mut call = context
         .agent
         .call(&context.target, spec.request.clone(), options, agent_events);
     let abandon = tokio::time::sleep(run_timeout + context.stop_grace);
-    tokio::pin!(call, abandon);
+    tokio::pin!(abandon);
     let mut caller_gone = false;
     let returned = loop {
         tokio::select! {
@@ -316,9 +317,9 @@ pub fn humanize(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis < 1000 {
         format!("{millis}ms")
-    } else if millis % 60_000 == 0 {
+    } else if millis.is_multiple_of(60_000) {
         format!("{}m", millis / 60_000)
-    } else if millis % 1000 == 0 {
+    } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{:.1}s", duration.as_secs_f64())
