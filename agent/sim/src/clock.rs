@@ -177,7 +177,10 @@ mod tests {
         let t = SimInstant::from_millis(1500);
         assert_eq!((t + Duration::from_secs(2)).millis(), 3500);
         assert_eq!(t.minus(Duration::from_secs(2)).millis(), -500);
-        assert_eq!(t.saturating_since(SimInstant::ZERO), Duration::from_millis(1500));
+        assert_eq!(
+            t.saturating_since(SimInstant::ZERO),
+            Duration::from_millis(1500)
+        );
         assert_eq!(SimInstant::ZERO.saturating_since(t), Duration::ZERO);
     }
 

@@ -64,7 +64,10 @@ impl FleetSpec {
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |field, reason: String| Err(SpecError { field, reason });
         if !(1..=5000).contains(&self.hosts) {
-            return bad("hosts", format!("must be between 1 and 5000, got {}", self.hosts));
+            return bad(
+                "hosts",
+                format!("must be between 1 and 5000, got {}", self.hosts),
+            );
         }
         if self.vms_per_host > 1000 {
             return bad(
@@ -96,7 +99,9 @@ impl FleetSpec {
         let standalone = wanted.min(spare);
         let clustered = self.hosts - standalone;
         let (base, extra) = (clustered / self.clusters, clustered % self.clusters);
-        let sizes = (0..self.clusters).map(|k| base + u32::from(k < extra)).collect();
+        let sizes = (0..self.clusters)
+            .map(|k| base + u32::from(k < extra))
+            .collect();
         (sizes, standalone)
     }
 }
@@ -163,12 +168,19 @@ fn generate_host(
     counters: &mut vms::NameCounters,
 ) -> HostModel {
     let mut rng = ChaCha8Rng::seed_from_u64(host_seed(spec.seed, u64::from(index)));
-    let os_salt = place.cluster_index.map_or(u64::from(index) + 10_000, u64::from);
+    let os_salt = place
+        .cluster_index
+        .map_or(u64::from(index) + 10_000, u64::from);
     let mut os_rng = ChaCha8Rng::seed_from_u64(host_seed(spec.seed, os_salt + 1_000_000));
-    let os = *names::HOST_OSES.choose(&mut os_rng).unwrap_or(&names::HOST_OSES[0]);
+    let os = *names::HOST_OSES
+        .choose(&mut os_rng)
+        .unwrap_or(&names::HOST_OSES[0]);
     let clustered = place.cluster.is_some();
     let (fast_root, bulk_root) = if clustered {
-        ("C:\\ClusterStorage\\Volume1\\", "C:\\ClusterStorage\\Volume2\\")
+        (
+            "C:\\ClusterStorage\\Volume1\\",
+            "C:\\ClusterStorage\\Volume2\\",
+        )
     } else {
         ("D:\\", "E:\\")
     };
@@ -238,9 +250,21 @@ fn generate_host(
     };
     // Volumes are sized after the VMs are placed; start with room to spare.
     let volumes = vec![
-        Volume { root: "C:\\".to_owned(), total_bytes: 480 * GIB, base_used_bytes: 62 * GIB },
-        Volume { root: fast_root.to_owned(), total_bytes: 1 << 62, base_used_bytes: 0 },
-        Volume { root: bulk_root.to_owned(), total_bytes: 1 << 62, base_used_bytes: 0 },
+        Volume {
+            root: "C:\\".to_owned(),
+            total_bytes: 480 * GIB,
+            base_used_bytes: 62 * GIB,
+        },
+        Volume {
+            root: fast_root.to_owned(),
+            total_bytes: 1 << 62,
+            base_used_bytes: 0,
+        },
+        Volume {
+            root: bulk_root.to_owned(),
+            total_bytes: 1 << 62,
+            base_used_bytes: 0,
+        },
     ];
     let model_seed = rng.random();
     let mut model = HostModel::new(facts, volumes, switches, catalogue, model_seed);
@@ -270,7 +294,11 @@ fn size_host(model: &mut HostModel, rng: &mut ChaCha8Rng, roots: [&str; 2]) {
     for (root, base) in roots.into_iter().zip([4 * TIB, 16 * TIB]) {
         let used: u64 = model
             .files()
-            .filter(|f| f.path.to_ascii_lowercase().starts_with(&root.to_ascii_lowercase()))
+            .filter(|f| {
+                f.path
+                    .to_ascii_lowercase()
+                    .starts_with(&root.to_ascii_lowercase())
+            })
             .map(|f| f.file_size_bytes)
             .sum();
         let mut total = base;

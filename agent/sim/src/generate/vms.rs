@@ -10,17 +10,17 @@ use std::time::Duration;
 use aetherv_hyperv::{
     ControllerType, DiskType, Generation, SecureBootTemplate, Timestamp, VmState,
 };
-use rand::seq::IndexedRandom;
 use rand::Rng;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use time::macros::datetime;
 
 use super::names::{ENVS, IMAGES, LINUX_GUESTS, ROLES, TEAMS, WINDOWS_GUESTS};
 use crate::clock::SimInstant;
+use crate::model::HostModel;
 use crate::model::disk_ops::VHDX_OVERHEAD_BYTES;
 use crate::model::state::{Memory, SimDisk, SimNic, VhdFile, holds_memory};
 use crate::model::vm_ops::{VmShape, build_vm};
-use crate::model::HostModel;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -61,7 +61,12 @@ fn older_version(v: &str) -> &'static str {
 }
 
 /// Adds one generated VM to the host.
-pub fn add_vm(model: &mut HostModel, rng: &mut ChaCha8Rng, counters: &mut NameCounters, clustered_host: bool) {
+pub fn add_vm(
+    model: &mut HostModel,
+    rng: &mut ChaCha8Rng,
+    counters: &mut NameCounters,
+    clustered_host: bool,
+) {
     let role = ROLES
         .choose_weighted(rng, |r| r.weight)
         .copied()
@@ -76,8 +81,18 @@ pub fn add_vm(model: &mut HostModel, rng: &mut ChaCha8Rng, counters: &mut NameCo
         format!("{}{dash}{n:0w$}", role.prefix, w = role.digits)
     };
     let windows = rng.random_range(0..100) < role.windows_percent;
-    let (guest, image_name) = *pick(rng, if windows { WINDOWS_GUESTS } else { LINUX_GUESTS });
-    let image = IMAGES.iter().find(|i| i.name == image_name).unwrap_or(&IMAGES[0]);
+    let (guest, image_name) = *pick(
+        rng,
+        if windows {
+            WINDOWS_GUESTS
+        } else {
+            LINUX_GUESTS
+        },
+    );
+    let image = IMAGES
+        .iter()
+        .find(|i| i.name == image_name)
+        .unwrap_or(&IMAGES[0]);
     let generation = if rng.random_bool(if windows { 0.05 } else { 0.12 }) {
         Generation::One
     } else {
@@ -110,8 +125,8 @@ pub fn add_vm(model: &mut HostModel, rng: &mut ChaCha8Rng, counters: &mut NameCo
     } else {
         String::new()
     };
-    let created = datetime!(2021-03-01 00:00 UTC)
-        + Duration::from_secs(rng.random_range(0..1100 * 86_400));
+    let created =
+        datetime!(2021-03-01 00:00 UTC) + Duration::from_secs(rng.random_range(0..1100 * 86_400));
     let mut vm = build_vm(
         model,
         Timestamp::new(created),
@@ -153,7 +168,11 @@ pub fn add_vm(model: &mut HostModel, rng: &mut ChaCha8Rng, counters: &mut NameCo
     let mut disks = vec![(os_controller, os_capacity, DiskType::Dynamic)];
     for size in role.data_disks_gib {
         let fixed = role.prefix == "sql" && rng.random_bool(0.5);
-        let kind = if fixed { DiskType::Fixed } else { DiskType::Dynamic };
+        let kind = if fixed {
+            DiskType::Fixed
+        } else {
+            DiskType::Dynamic
+        };
         disks.push((ControllerType::Scsi, size * GIB, kind));
     }
     let mut scsi_location = 0u8;
@@ -219,7 +238,16 @@ pub fn add_vm(model: &mut HostModel, rng: &mut ChaCha8Rng, counters: &mut NameCo
             guest_ips.push(IpAddr::V4(v4));
             if with_ipv6 {
                 let [_, b, c, d] = v4.octets();
-                let v6 = Ipv6Addr::new(0xfd00, u16::from(b), u16::from(c), vlan.unwrap_or(0), 0, 0, 0, u16::from(d));
+                let v6 = Ipv6Addr::new(
+                    0xfd00,
+                    u16::from(b),
+                    u16::from(c),
+                    vlan.unwrap_or(0),
+                    0,
+                    0,
+                    0,
+                    u16::from(d),
+                );
                 guest_ips.push(IpAddr::V6(v6));
             }
         }

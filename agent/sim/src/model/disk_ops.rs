@@ -95,7 +95,9 @@ pub fn plan_create(
     p: &DiskCreateParams,
 ) -> Result<DiskPlan, AgentError> {
     model.settle(now);
-    let vm = model.vm(p.vm_id).ok_or_else(|| errors::vm_not_found(p.vm_id))?;
+    let vm = model
+        .vm(p.vm_id)
+        .ok_or_else(|| errors::vm_not_found(p.vm_id))?;
     let (vm_name, vm_folder, generation, state) = (
         vm.name.clone(),
         vm.configuration_path.clone(),
@@ -109,11 +111,16 @@ pub fn plan_create(
                 let available = catalogue.images.iter().map(|i| i.name.clone()).collect();
                 return Err(errors::not_found(ObjectKind::Image, name, available));
             };
-            let file = model.files().find(|f| f.path.eq_ignore_ascii_case(&entry.path));
+            let file = model
+                .files()
+                .find(|f| f.path.eq_ignore_ascii_case(&entry.path));
             let Some(file) = file.cloned() else {
                 return Err(errors::operation_failed(
                     "Copy-Item",
-                    &format!("Cannot find path '{}' because it does not exist.", entry.path),
+                    &format!(
+                        "Cannot find path '{}' because it does not exist.",
+                        entry.path
+                    ),
                     Some("PathNotFound,Microsoft.PowerShell.Commands.CopyItemCommand"),
                 ));
             };
@@ -182,8 +189,11 @@ pub fn plan_create(
         return Err(errors::operation_failed(
             "Add-VMHardDiskDrive",
             &format!(
-                "Failed to add device 'Virtual Hard Disk': the {:?} controllers of '{vm_name}' have no free location.",
-                p.controller_type
+                "Failed to add device 'Virtual Hard Disk': the {} controllers of '{vm_name}' have no free location.",
+                match p.controller_type {
+                    ControllerType::Scsi => "SCSI",
+                    ControllerType::Ide => "IDE",
+                }
             ),
             Some("InvalidParameter,Microsoft.HyperV.PowerShell.Commands.AddVMHardDiskDrive"),
         ));
@@ -217,7 +227,9 @@ pub fn plan_create(
 
 /// Gives back what [`plan_create`] held.
 pub fn abort_create(model: &mut HostModel, plan: &DiskPlan) {
-    model.attaching.retain(|a| a.reservation != plan.reservation);
+    model
+        .attaching
+        .retain(|a| a.reservation != plan.reservation);
     model.release(plan.reservation);
 }
 
@@ -230,8 +242,9 @@ pub fn commit_create(
 ) -> Result<Disk, AgentError> {
     abort_create(model, plan);
     model.settle(now);
-    let vm = model.vm(plan.vm_id).ok_or_else(|| errors::vm_not_found(plan.vm_id))?;
-    let _ = vm;
+    if model.vm(plan.vm_id).is_none() {
+        return Err(errors::vm_not_found(plan.vm_id));
+    }
     model.put_file(plan.file.clone());
     let (controller_type, controller_number, controller_location) = plan.controller;
     let disk = SimDisk {
@@ -272,8 +285,9 @@ fn find_disk(
     disk_id: &aetherv_hyperv::DiskId,
 ) -> Result<usize, AgentError> {
     let vm = model.vm(vm_id).ok_or_else(|| errors::vm_not_found(vm_id))?;
-    vm.disk_index(disk_id)
-        .ok_or_else(|| errors::not_found(ObjectKind::Disk, disk_id.as_str(), disk_ids(model, vm_id)))
+    vm.disk_index(disk_id).ok_or_else(|| {
+        errors::not_found(ObjectKind::Disk, disk_id.as_str(), disk_ids(model, vm_id))
+    })
 }
 
 /// `disk.resize`: grows a disk (never shrinks it). Returns how long Hyper-V takes and
@@ -285,10 +299,15 @@ pub fn resize(
 ) -> Result<(Duration, Disk), AgentError> {
     model.settle(now);
     let index = find_disk(model, p.vm_id, &p.disk_id)?;
-    let vm = model.vm(p.vm_id).ok_or_else(|| errors::vm_not_found(p.vm_id))?;
+    let vm = model
+        .vm(p.vm_id)
+        .ok_or_else(|| errors::vm_not_found(p.vm_id))?;
     let state = vm.state;
     let disk = vm.disks[index].clone();
-    let Some(file) = model.files().find(|f| f.path.eq_ignore_ascii_case(&disk.path)).cloned()
+    let Some(file) = model
+        .files()
+        .find(|f| f.path.eq_ignore_ascii_case(&disk.path))
+        .cloned()
     else {
         return Err(errors::operation_failed(
             "Resize-VHD",
@@ -308,8 +327,8 @@ pub fn resize(
     if p.size_bytes == file.capacity_bytes {
         return Ok((Duration::ZERO, disk_view(model, now, p.vm_id, index)?));
     }
-    let offline_only =
-        disk.controller_type == ControllerType::Ide || disk.path.to_ascii_lowercase().ends_with(".vhd");
+    let offline_only = disk.controller_type == ControllerType::Ide
+        || disk.path.to_ascii_lowercase().ends_with(".vhd");
     if offline_only && state != VmState::Off {
         return Err(errors::invalid_state(
             p.vm_id,
@@ -322,7 +341,10 @@ pub fn resize(
     let duration = if file.disk_type == DiskType::Fixed {
         let free = model.space(&file.path).map_or(0, |(_, f)| f);
         if free < growth {
-            let folder = file.path.rsplit_once('\\').map_or(file.path.as_str(), |(f, _)| f);
+            let folder = file
+                .path
+                .rsplit_once('\\')
+                .map_or(file.path.as_str(), |(f, _)| f);
             return Err(errors::insufficient(
                 ScarceResource::DiskSpace,
                 growth,

@@ -5,9 +5,8 @@ use aetherv_hyperv::{
     AgentError, AgentErrorCode, AgentIntegrityDetails, AlreadyExistsDetails, CancelledDetails,
     ErrorDetails, ExistingKind, FieldError, HypervComponent, HypervUnavailableDetails,
     InsufficientResourcesDetails, InternalDetails, InvalidRequestDetails, InvalidStateDetails,
-    NotFoundDetails, ObjectKind, Operation, OperationFailedDetails, ScarceResource,
-    TimeoutDetails, UnsupportedOperationDetails, UnsupportedProtocolDetails, VmId,
-    VmNotFoundDetails, VmState,
+    NotFoundDetails, ObjectKind, Operation, OperationFailedDetails, ScarceResource, TimeoutDetails,
+    UnsupportedOperationDetails, UnsupportedProtocolDetails, VmId, VmNotFoundDetails, VmState,
 };
 
 /// VM_NOT_FOUND, as Get-VM -Id words it.
@@ -62,7 +61,9 @@ pub fn not_found(kind: ObjectKind, name: &str, available: Vec<String>) -> AgentE
 /// ALREADY_EXISTS for a VM name or a file path.
 pub fn already_exists(kind: ExistingKind, name: &str) -> AgentError {
     let message = match kind {
-        ExistingKind::Vm => format!("a virtual machine named \"{name}\" already exists on this host"),
+        ExistingKind::Vm => {
+            format!("a virtual machine named \"{name}\" already exists on this host")
+        }
         ExistingKind::File => format!("the file \"{name}\" already exists"),
     };
     AgentError::new(
@@ -222,13 +223,14 @@ pub fn injected(
                 path: None,
             })
         }
-        AgentErrorCode::OperationFailed => {
-            ErrorDetails::OperationFailed(OperationFailedDetails {
-                cmdlet: operation.map(cmdlet_of).unwrap_or("Invoke-AetherVAgent").to_owned(),
-                message: message.to_owned(),
-                error_id: None,
-            })
-        }
+        AgentErrorCode::OperationFailed => ErrorDetails::OperationFailed(OperationFailedDetails {
+            cmdlet: operation
+                .map(cmdlet_of)
+                .unwrap_or("Invoke-AetherVAgent")
+                .to_owned(),
+            message: message.to_owned(),
+            error_id: None,
+        }),
         AgentErrorCode::Timeout => ErrorDetails::Timeout(TimeoutDetails {
             step: "fault injection".to_owned(),
             waited_seconds: 0,

@@ -21,8 +21,8 @@ use std::net::Ipv4Addr;
 
 use aetherv_hyperv::ops::inventory::{HostInventory, InventoryCollectResult};
 use aetherv_hyperv::{
-    AgentError, Image, ResourceCatalogue, ScarceResource, StorageClass, StorageLocation,
-    Timestamp, VirtualSwitch, Vm, VmId,
+    AgentError, Image, ResourceCatalogue, ScarceResource, StorageClass, StorageLocation, Timestamp,
+    VirtualSwitch, Vm, VmId,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -138,7 +138,11 @@ impl HostModel {
 
     /// Resizes the volume whose root is `root` (generation).
     pub(crate) fn set_volume(&mut self, root: &str, total_bytes: u64, base_used_bytes: u64) {
-        if let Some(v) = self.volumes.iter_mut().find(|v| v.root.eq_ignore_ascii_case(root)) {
+        if let Some(v) = self
+            .volumes
+            .iter_mut()
+            .find(|v| v.root.eq_ignore_ascii_case(root))
+        {
             v.total_bytes = total_bytes;
             v.base_used_bytes = base_used_bytes;
         }
@@ -247,7 +251,10 @@ impl HostModel {
         self.volumes
             .iter()
             .enumerate()
-            .filter(|(_, v)| p.starts_with(&key(&v.root)))
+            .filter(|(_, v)| {
+                let root = key(&v.root);
+                p == root.trim_end_matches('\\') || p.starts_with(&root)
+            })
             .max_by_key(|(_, v)| v.root.len())
             .map(|(i, _)| i)
     }
@@ -319,7 +326,10 @@ impl HostModel {
         let h = self.facts.index;
         let second = 16 + (h / 256) % 20 * 10 + network as u32 % 10;
         let third = h % 256;
-        let counter = self.ip_next.entry(format!("{switch}/{vlan:?}")).or_insert(10);
+        let counter = self
+            .ip_next
+            .entry(format!("{switch}/{vlan:?}"))
+            .or_insert(10);
         let fourth = *counter;
         *counter = if *counter >= 250 { 10 } else { *counter + 1 };
         Ipv4Addr::new(10, second as u8, third as u8, fourth)
@@ -382,7 +392,12 @@ impl HostModel {
             self.facts.default_vm_path.clone(),
             self.facts.default_vhd_path.clone(),
         ];
-        paths.extend(self.catalogue.storage_classes.iter().map(|c| c.path.clone()));
+        paths.extend(
+            self.catalogue
+                .storage_classes
+                .iter()
+                .map(|c| c.path.clone()),
+        );
         paths.extend(
             self.volumes
                 .iter()

@@ -3,7 +3,9 @@
 //! only while Off; a MAC changes only while the VM is Off. Dynamic MACs come from the
 //! host's pool (`00155D…`) when the VM runs, and read all zeros until it first does.
 
-use aetherv_hyperv::ops::nic::{NicCreateParams, NicDeleteParams, NicDeleteResult, NicUpdateParams};
+use aetherv_hyperv::ops::nic::{
+    NicCreateParams, NicDeleteParams, NicDeleteResult, NicUpdateParams,
+};
 use aetherv_hyperv::{AgentError, Generation, Nic, NicId, ObjectKind, VmId, VmState};
 
 use super::HostModel;
@@ -61,13 +63,20 @@ fn vm_index(model: &HostModel, vm_id: VmId) -> Result<usize, AgentError> {
         .ok_or_else(|| errors::vm_not_found(vm_id))
 }
 
-fn nic_view(model: &HostModel, now: SimInstant, vm_index: usize, nic: usize) -> Result<Nic, AgentError> {
+fn nic_view(
+    model: &HostModel,
+    now: SimInstant,
+    vm_index: usize,
+    nic: usize,
+) -> Result<Nic, AgentError> {
     let vm = &model.vms()[vm_index];
     vm_view(vm, now, model)
         .nics
         .into_iter()
         .nth(nic)
-        .ok_or_else(|| errors::operation_failed("Get-VMNetworkAdapter", "the adapter vanished", None))
+        .ok_or_else(|| {
+            errors::operation_failed("Get-VMNetworkAdapter", "the adapter vanished", None)
+        })
 }
 
 fn find_nic(model: &HostModel, vm: usize, nic_id: &NicId) -> Result<usize, AgentError> {
@@ -83,7 +92,11 @@ fn find_nic(model: &HostModel, vm: usize, nic_id: &NicId) -> Result<usize, Agent
 }
 
 /// `nic.create`.
-pub fn create(model: &mut HostModel, now: SimInstant, p: &NicCreateParams) -> Result<Nic, AgentError> {
+pub fn create(
+    model: &mut HostModel,
+    now: SimInstant,
+    p: &NicCreateParams,
+) -> Result<Nic, AgentError> {
     model.settle(now);
     let index = vm_index(model, p.vm_id)?;
     check_generation(model, p.vm_id, "add")?;
@@ -105,7 +118,10 @@ pub fn create(model: &mut HostModel, now: SimInstant, p: &NicCreateParams) -> Re
     let vm = &mut model.vms[index];
     vm.nics.push(SimNic {
         guid,
-        name: p.name.clone().unwrap_or_else(|| DEFAULT_ADAPTER_NAME.to_owned()),
+        name: p
+            .name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ADAPTER_NAME.to_owned()),
         switch_name: Some(switch),
         vlan_id: vlan,
         mac_address,
@@ -123,7 +139,11 @@ pub fn create(model: &mut HostModel, now: SimInstant, p: &NicCreateParams) -> Re
 }
 
 /// `nic.update`.
-pub fn update(model: &mut HostModel, now: SimInstant, p: &NicUpdateParams) -> Result<Nic, AgentError> {
+pub fn update(
+    model: &mut HostModel,
+    now: SimInstant,
+    p: &NicUpdateParams,
+) -> Result<Nic, AgentError> {
     model.settle(now);
     let index = vm_index(model, p.vm_id)?;
     let nic = find_nic(model, index, &p.nic_id)?;

@@ -79,15 +79,16 @@ pub fn begin(
         });
     };
     let memory = vm.memory.assigned_bytes();
-    if action == PowerAction::Start && matches!(previous, VmState::Off | VmState::Saved) {
-        if memory > available {
-            return Err(errors::insufficient(
-                ScarceResource::Memory,
-                memory,
-                available,
-                None,
-            ));
-        }
+    if action == PowerAction::Start
+        && matches!(previous, VmState::Off | VmState::Saved)
+        && memory > available
+    {
+        return Err(errors::insufficient(
+            ScarceResource::Memory,
+            memory,
+            available,
+            None,
+        ));
     }
     let duration = match (action, previous) {
         (PowerAction::Start, VmState::Off) => durations::START,
@@ -187,10 +188,11 @@ pub(super) fn assign_macs(model: &mut HostModel, index: usize) {
     let macs: Vec<String> = (0..count).map(|_| model.next_mac()).collect();
     let mut macs = macs.into_iter();
     for nic in &mut model.vms[index].nics {
-        if !nic.mac_static && nic.mac_address == ZERO_MAC {
-            if let Some(mac) = macs.next() {
-                nic.mac_address = mac;
-            }
+        if !nic.mac_static
+            && nic.mac_address == ZERO_MAC
+            && let Some(mac) = macs.next()
+        {
+            nic.mac_address = mac;
         }
     }
 }

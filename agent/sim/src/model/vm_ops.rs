@@ -17,10 +17,10 @@ use aetherv_hyperv::{AgentError, ExistingKind, Generation, ObjectKind, Timestamp
 use rand::Rng;
 use uuid::Uuid;
 
+use super::HostModel;
 use super::errors;
 use super::power::{assign_guest_ips, assign_macs};
 use super::state::{Memory, SimVm, holds_memory};
-use super::HostModel;
 use crate::clock::SimInstant;
 
 const MIB: u64 = 1024 * 1024;
@@ -126,12 +126,7 @@ pub fn create(
         startup_bytes: p.memory_startup_bytes,
         dynamic: p
             .dynamic_memory_enabled
-            .then(|| {
-                Some((
-                    p.memory_minimum_bytes?,
-                    p.memory_maximum_bytes?,
-                ))
-            })
+            .then(|| Some((p.memory_minimum_bytes?, p.memory_maximum_bytes?)))
             .flatten(),
     };
     let secure_boot = match p.generation {
@@ -176,7 +171,11 @@ fn order_errors(min: u64, startup: u64, max: u64) -> Option<AgentError> {
 }
 
 /// `vm.update` with the rules in the module documentation.
-pub fn update(model: &mut HostModel, now: SimInstant, p: &VmUpdateParams) -> Result<(), AgentError> {
+pub fn update(
+    model: &mut HostModel,
+    now: SimInstant,
+    p: &VmUpdateParams,
+) -> Result<(), AgentError> {
     model.settle(now);
     let vm = model.vm_or_not_found(p.vm_id)?;
     let state = vm.state;
@@ -196,7 +195,12 @@ pub fn update(model: &mut HostModel, now: SimInstant, p: &VmUpdateParams) -> Res
         } else {
             "change the startup memory (Set-VMMemory)"
         };
-        return Err(errors::invalid_state(p.vm_id, state, vec![VmState::Off], what));
+        return Err(errors::invalid_state(
+            p.vm_id,
+            state,
+            vec![VmState::Off],
+            what,
+        ));
     }
     let range_given = p.memory_minimum_bytes.is_some() || p.memory_maximum_bytes.is_some();
     if range_given && !dynamic_after {
@@ -268,7 +272,11 @@ pub struct Deleted {
 }
 
 /// `vm.delete`: a VM that is not Off needs `force` (it is turned off first).
-pub fn delete(model: &mut HostModel, now: SimInstant, p: &VmDeleteParams) -> Result<Deleted, AgentError> {
+pub fn delete(
+    model: &mut HostModel,
+    now: SimInstant,
+    p: &VmDeleteParams,
+) -> Result<Deleted, AgentError> {
     model.settle(now);
     let vm = model.vm_or_not_found(p.vm_id)?;
     let turned_off = vm.state != VmState::Off;
@@ -337,7 +345,10 @@ pub fn change(
 ) -> Result<(), AgentError> {
     model.settle(now);
     if let Some(name) = &c.name
-        && model.vms().iter().any(|v| v.id != vm_id && v.name.eq_ignore_ascii_case(name))
+        && model
+            .vms()
+            .iter()
+            .any(|v| v.id != vm_id && v.name.eq_ignore_ascii_case(name))
     {
         return Err(errors::already_exists(ExistingKind::Vm, name));
     }
@@ -422,7 +433,10 @@ pub fn add(
     );
     let secure_boot = match new.generation {
         Generation::One => None,
-        Generation::Two => Some((true, Some(aetherv_hyperv::SecureBootTemplate::MicrosoftWindows))),
+        Generation::Two => Some((
+            true,
+            Some(aetherv_hyperv::SecureBootTemplate::MicrosoftWindows),
+        )),
     };
     let mut vm = build_vm(
         model,
@@ -457,5 +471,7 @@ pub fn add(
 
 /// Removes a VM out of band (its files stay, as Hyper-V Manager's Delete leaves them).
 pub fn remove(model: &mut HostModel, vm_id: VmId) -> Result<SimVm, AgentError> {
-    model.take_vm(vm_id).ok_or_else(|| errors::vm_not_found(vm_id))
+    model
+        .take_vm(vm_id)
+        .ok_or_else(|| errors::vm_not_found(vm_id))
 }
