@@ -78,6 +78,8 @@ async fn follow_once(feed: &Feed, source: &dyn Source) -> Result<bool, Status> {
             SourceEvent::Resync(_) => {
                 snapshot = true;
                 skip = None;
+                // The snapshot's numbers replace the old history's.
+                last_number = 0;
                 numbering = Numbering::new(source.unique_numbers());
             }
             SourceEvent::Change { number, kind, data } => {
@@ -263,4 +265,135 @@ async fn replay(
         progressed.then_some(position),
         Status::unavailable("the stream ended before its replay was complete"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use futures::future::BoxFuture;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::error::Dependency;
+    use crate::ws::feed::{Attach, Entry, Read};
+    use crate::ws::source::SourceStream;
+
+    /// A service stream given as a script: each `watch` call plays the next one and records
+    /// the number it was asked to start after.
+    struct Script {
+        current: u64,
+        streams: Mutex<VecDeque<Vec<SourceEvent>>>,
+        asked: Mutex<Vec<u64>>,
+    }
+
+    impl Source for Script {
+        fn topic(&self) -> &'static str {
+            "inventory"
+        }
+        fn dependency(&self) -> Dependency {
+            Dependency::Inventory
+        }
+        fn unique_numbers(&self) -> bool {
+            false
+        }
+        fn number_name(&self) -> &'static str {
+            "revision"
+        }
+        fn watch(&self, after: u64) -> BoxFuture<'static, Result<SourceStream, Status>> {
+            self.asked
+                .lock()
+                .map(|mut a| a.push(after))
+                .unwrap_or_default();
+            let events = self
+                .streams
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop_front())
+                .unwrap_or_default();
+            Box::pin(async move { Ok(futures::stream::iter(events.into_iter().map(Ok)).boxed()) })
+        }
+        fn current(&self) -> BoxFuture<'static, Result<u64, Status>> {
+            let current = self.current;
+            Box::pin(async move { Ok(current) })
+        }
+    }
+
+    fn change(number: u64, name: &str) -> SourceEvent {
+        SourceEvent::Change {
+            number,
+            kind: "vm_upserted",
+            data: format!("{{\"name\":\"{name}\"}}"),
+        }
+    }
+
+    fn names(feed: &Feed, from: u64) -> Vec<String> {
+        let Read::Entries { entries, .. } = feed.read(from, 100) else {
+            panic!("lagged");
+        };
+        entries
+            .into_iter()
+            .map(|entry| match entry {
+                Entry::Event { cursor, frame } => {
+                    let value: serde_json::Value =
+                        serde_json::from_str(frame.as_str()).unwrap_or_default();
+                    format!("{cursor}:{}", value["data"]["name"].as_str().unwrap_or("?"))
+                }
+                Entry::Reset { cursor } => format!("reset@{cursor}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_feed_starts_at_the_current_number_resumes_without_repeats_and_drops_snapshots() {
+        let script = Arc::new(Script {
+            current: 10,
+            streams: Mutex::new(VecDeque::from([
+                // First stream: synced at 10, two events of 11, one of 12, then it breaks.
+                vec![
+                    SourceEvent::Synced { number: 10 },
+                    change(11, "a"),
+                    change(11, "b"),
+                    change(12, "c"),
+                ],
+                // Resumed from 11 (the head was 12.1): 12's first event again, then new.
+                vec![
+                    change(12, "c"),
+                    change(12, "d"),
+                    SourceEvent::Synced { number: 12 },
+                    change(13, "e"),
+                ],
+                // The service restarted: a snapshot, which clients must not receive.
+                vec![
+                    SourceEvent::Resync(UpstreamResync::Unknown),
+                    change(3, "snapshot-1"),
+                    change(3, "snapshot-2"),
+                    SourceEvent::Synced { number: 3 },
+                    change(4, "f"),
+                ],
+            ])),
+            asked: Mutex::new(Vec::new()),
+        });
+        let (tick, _) = watch::channel(0);
+        let feed = Feed::new("inventory", 64, tick);
+        for _ in 0..3 {
+            let outcome = follow_once(&feed, script.as_ref()).await;
+            assert!(matches!(outcome, Ok(true)));
+        }
+        let asked = script.asked.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(asked, [10, 11, 12]);
+        assert_eq!(
+            names(&feed, 0),
+            [
+                "11.1:a", "11.2:b", "12.1:c", "12.2:d", "13.1:e", "reset@3", "4.1:f"
+            ]
+        );
+        assert_eq!(feed.head(), Some(Cursor::Within(4, 1)));
+        // A reader of the new history starts after the reset.
+        assert!(matches!(
+            feed.attach(Some(Cursor::Through(3))),
+            Attach::At { next_seq: 6, .. }
+        ));
+    }
 }
