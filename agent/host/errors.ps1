@@ -159,7 +159,7 @@ function New-WarningRecord {
 function Add-AgentWarning {
     param(
         [Parameter(Mandatory = $true)] [string] $Source,
-        [Parameter(Mandatory = $true)] [string] $Message,
+        [Parameter(Mandatory = $true)] [AllowEmptyString()] [string] $Message,
         [AllowNull()] $VmId
     )
     $null = $script:AgentWarnings.Add((New-WarningRecord -Source $Source -Message $Message -VmId $VmId))

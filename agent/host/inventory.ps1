@@ -44,9 +44,9 @@ function Invoke-InventoryLookup {
 # Guest OS names by upper-case VM GUID, from the guests' intrinsic KVP items.
 function Get-GuestOsNames {
     $names = @{}
-    $components = Invoke-InventoryLookup -Source 'Msvm_KvpExchangeComponent' -Lookup {
+    $components = @(Invoke-InventoryLookup -Source 'Msvm_KvpExchangeComponent' -Lookup {
         Get-CimInstance -Namespace $script:VirtualizationNamespace -ClassName 'Msvm_KvpExchangeComponent' -ErrorAction Stop -Verbose:$false
-    }
+    })
     foreach ($component in $components) {
         foreach ($item in @($component.GuestIntrinsicExchangeItems)) {
             if ([string]::IsNullOrEmpty($item)) { continue }
@@ -79,17 +79,17 @@ function Get-VmInventoryContext {
         OsNames   = @{}
     }
     if ($Vms.Count -eq 0) { return $context }
-    $adapters = Invoke-InventoryLookup -Source 'Get-VMNetworkAdapter' -Lookup { Get-VMNetworkAdapter -VM $Vms -ErrorAction Stop }
+    $adapters = @(Invoke-InventoryLookup -Source 'Get-VMNetworkAdapter' -Lookup { Get-VMNetworkAdapter -VM $Vms -ErrorAction Stop })
     foreach ($adapter in $adapters) {
         $key = $adapter.VMId.ToString()
         if (-not $context.Adapters.ContainsKey($key)) { $context.Adapters[$key] = New-Object -TypeName System.Collections.ArrayList }
         $null = $context.Adapters[$key].Add($adapter)
     }
     if ($adapters.Count -gt 0) {
-        $vlans = Invoke-InventoryLookup -Source 'Get-VMNetworkAdapterVlan' -Lookup { Get-VMNetworkAdapterVlan -VMNetworkAdapter $adapters -ErrorAction Stop }
+        $vlans = @(Invoke-InventoryLookup -Source 'Get-VMNetworkAdapterVlan' -Lookup { Get-VMNetworkAdapterVlan -VMNetworkAdapter $adapters -ErrorAction Stop })
         foreach ($vlan in $vlans) { $context.Vlans[[string]$vlan.ParentAdapter.Id] = $vlan }
     }
-    $drives = Invoke-InventoryLookup -Source 'Get-VMHardDiskDrive' -Lookup { Get-VMHardDiskDrive -VM $Vms -ErrorAction Stop }
+    $drives = @(Invoke-InventoryLookup -Source 'Get-VMHardDiskDrive' -Lookup { Get-VMHardDiskDrive -VM $Vms -ErrorAction Stop })
     foreach ($drive in $drives) {
         $key = $drive.VMId.ToString()
         if (-not $context.Drives.ContainsKey($key)) { $context.Drives[$key] = New-Object -TypeName System.Collections.ArrayList }
@@ -106,7 +106,7 @@ function Get-VmInventoryContext {
     }
     $generation2 = @($Vms | Where-Object { $_.Generation -eq 2 })
     if ($generation2.Count -gt 0) {
-        $firmware = Invoke-InventoryLookup -Source 'Get-VMFirmware' -Lookup { Get-VMFirmware -VM $generation2 -ErrorAction Stop }
+        $firmware = @(Invoke-InventoryLookup -Source 'Get-VMFirmware' -Lookup { Get-VMFirmware -VM $generation2 -ErrorAction Stop })
         foreach ($item in $firmware) { $context.Firmware[$item.VMId.ToString()] = $item }
     }
     $context.OsNames = Get-GuestOsNames
@@ -283,7 +283,7 @@ function New-StorageLocationRecord {
 function Get-StorageLocationRecords {
     param([hashtable] $Catalogue)
     $paths = New-Object -TypeName System.Collections.ArrayList
-    $vmHost = Invoke-InventoryLookup -Source 'Get-VMHost' -Lookup { Get-VMHost -ErrorAction Stop }
+    $vmHost = @(Invoke-InventoryLookup -Source 'Get-VMHost' -Lookup { Get-VMHost -ErrorAction Stop })
     foreach ($item in $vmHost) {
         $null = $paths.Add([string]$item.VirtualMachinePath)
         $null = $paths.Add([string]$item.VirtualHardDiskPath)

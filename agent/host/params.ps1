@@ -78,7 +78,7 @@ function Read-AgentRequest {
 # hashtables: Type (guid, int, bool, string, enum, guid-list), Required, Nullable, Min,
 # Max, MultipleOf, MinLength, MaxLength, Pattern, Values.
 function Get-ParamProblem {
-    param([Parameter(Mandatory = $true)] $Value, [Parameter(Mandatory = $true)] [hashtable] $Rule)
+    param([AllowNull()] [AllowEmptyString()] [AllowEmptyCollection()] $Value, [Parameter(Mandatory = $true)] [hashtable] $Rule)
     switch ($Rule.Type) {
         'guid' {
             if ($Value -isnot [string] -or $Value -cnotmatch $script:GuidPattern) {
@@ -126,7 +126,7 @@ function Get-ParamProblem {
 function Read-AgentParams {
     param(
         [Parameter(Mandatory = $true)] [hashtable] $Request,
-        [Parameter(Mandatory = $true)] [System.Collections.IDictionary] $Spec
+        [Parameter(Mandatory = $true)] [AllowEmptyCollection()] [System.Collections.IDictionary] $Spec
     )
     $params = $Request.params
     $errors = New-Object -TypeName System.Collections.ArrayList
