@@ -261,6 +261,7 @@ pub fn metrics(snapshot: Snapshot) -> pb::MetricsResponse {
         limits: Some(pb::Limits {
             global_in_flight: limits.global_in_flight,
             per_host_in_flight: limits.per_host_in_flight,
+            per_host_queue_capacity: limits.per_host_queue_capacity,
             categories: Category::ALL
                 .iter()
                 .map(|&c| {
