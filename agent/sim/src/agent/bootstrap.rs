@@ -1,9 +1,11 @@
-//! The bootstrap, emulated as ARCHITECTURE.md describes it: `-EncodedCommand` carries
-//! Base64 of a UTF-16LE script that pins the SHA-256 of the agent script; stdin carries
-//! the request line, a LF, then the agent script. The simulator recognises the bootstrap
-//! by the one 64-hex-digit literal in it (the pinned hash), reads stdin to its end,
-//! splits it at the first LF, and compares the SHA-256 of the bytes after that LF with the
-//! pinned hash. Any other script is PowerShell code the simulated host cannot run.
+//! The bootstrap, emulated as ARCHITECTURE.md describes it (template:
+//! `agent/host/bootstrap.ps1`): `-EncodedCommand` carries Base64 of a UTF-16LE script
+//! that pins the SHA-256 of the agent script; stdin carries the request line, then the
+//! agent script. The simulator recognises the bootstrap by the one 64-hex-digit literal
+//! in it (the pinned hash), reads stdin to its end the way `$input` hands it to the
+//! bootstrap (lines ending at CR LF, LF or CR; the first is the request; the others
+//! joined with LF plus a final LF are the script), and compares the script's SHA-256 with
+//! the pinned one. Any other script is PowerShell the simulated host cannot run.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -75,28 +77,110 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// stdin split at its first LF.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stdin {
-    /// The request line (without CR LF), decoded lossily.
-    pub request_line: String,
-    /// The agent script: every byte after the first LF.
-    pub script: Vec<u8>,
+/// How much of the script is kept for [`declared_version`].
+pub const HEAD_BYTES: usize = 64 * 1024;
+
+/// Reads stdin as the bootstrap does: powershell.exe hands it over as `$input`, one
+/// string per line (lines end at CR LF, LF or a lone CR); the first line is the request,
+/// and the script is the other lines joined with LF plus a final LF — what gets hashed.
+/// Fed chunk by chunk, so a large bundle is hashed as it streams.
+#[derive(Debug)]
+pub struct StdinReader {
+    pending_cr: bool,
+    in_first_line: bool,
+    line: Vec<u8>,
+    line_limit: usize,
+    hasher: Sha256,
+    last: Option<u8>,
+    head: Vec<u8>,
+    normalized: Vec<u8>,
 }
 
-/// Splits stdin into the request line and the script.
-pub fn split_stdin(bytes: &[u8]) -> Stdin {
-    match bytes.iter().position(|b| *b == b'\n') {
-        Some(i) => Stdin {
-            request_line: String::from_utf8_lossy(&bytes[..i])
-                .trim_end_matches('\r')
-                .to_owned(),
-            script: bytes[i + 1..].to_vec(),
-        },
-        None => Stdin {
-            request_line: String::from_utf8_lossy(bytes).into_owned(),
-            script: Vec::new(),
-        },
+/// What [`StdinReader::finish`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stdin {
+    /// The request line (without its line end), decoded lossily.
+    pub request_line: String,
+    /// SHA-256 of the script as the bootstrap rebuilds it, lower-case hex.
+    pub script_sha256: String,
+    /// The script's first [`HEAD_BYTES`] bytes.
+    pub head: Vec<u8>,
+}
+
+impl StdinReader {
+    /// A reader keeping at most `line_limit` bytes of the request line.
+    pub fn new(line_limit: usize) -> StdinReader {
+        StdinReader {
+            pending_cr: false,
+            in_first_line: true,
+            line: Vec::new(),
+            line_limit,
+            hasher: Sha256::new(),
+            last: None,
+            head: Vec::new(),
+            normalized: Vec::new(),
+        }
+    }
+
+    /// Takes the next chunk of stdin.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut out = std::mem::take(&mut self.normalized);
+        out.clear();
+        for &b in chunk {
+            if self.pending_cr {
+                self.pending_cr = false;
+                out.push(b'\n');
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                out.push(b);
+            }
+        }
+        self.take(&out);
+        self.normalized = out;
+    }
+
+    fn take(&mut self, mut bytes: &[u8]) {
+        if self.in_first_line {
+            let end = bytes.iter().position(|b| *b == b'\n');
+            let part = &bytes[..end.unwrap_or(bytes.len())];
+            let room = self.line_limit.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&part[..part.len().min(room)]);
+            match end {
+                Some(i) => {
+                    self.in_first_line = false;
+                    bytes = &bytes[i + 1..];
+                }
+                None => return,
+            }
+        }
+        if bytes.is_empty() {
+            return;
+        }
+        self.hasher.update(bytes);
+        self.last = bytes.last().copied();
+        let room = HEAD_BYTES.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Ends the stream.
+    pub fn finish(mut self) -> Stdin {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.take(b"\n");
+        }
+        if self.last != Some(b'\n') {
+            self.hasher.update(b"\n");
+        }
+        Stdin {
+            request_line: String::from_utf8_lossy(&self.line).into_owned(),
+            script_sha256: hex::encode(self.hasher.finalize()),
+            head: self.head,
+        }
     }
 }
 
@@ -186,14 +270,46 @@ mod tests {
         assert_eq!(classify(&format!("x{h}")), Script::Other);
     }
 
+    fn read(chunks: &[&[u8]]) -> Stdin {
+        let mut r = StdinReader::new(1024);
+        for c in chunks {
+            r.feed(c);
+        }
+        r.finish()
+    }
+
     #[test]
-    fn splits_stdin_at_the_first_lf() {
-        let s = split_stdin(b"{\"a\":1}\r\nline1\nline2");
+    fn reads_stdin_as_powershell_input_lines() {
+        let s = read(&[b"{\"a\":1}\nline1\nline2\n"]);
         assert_eq!(s.request_line, "{\"a\":1}");
-        assert_eq!(s.script, b"line1\nline2");
-        let s = split_stdin(b"{}");
-        assert_eq!(s.request_line, "{}");
-        assert!(s.script.is_empty());
+        assert_eq!(s.script_sha256, sha256_hex(b"line1\nline2\n"));
+        assert_eq!(s.head, b"line1\nline2\n");
+        // CR LF and lone CR end lines too; a missing final line end is added.
+        assert_eq!(
+            read(&[b"{}\r", b"\nline1\r\nline2"]).script_sha256,
+            sha256_hex(b"line1\nline2\n")
+        );
+        assert_eq!(
+            read(&[b"{}\rline1\rline2\r"]).script_sha256,
+            sha256_hex(b"line1\nline2\n")
+        );
+        assert_eq!(
+            read(&[b"{}\r\n", b"a\n\n"]).script_sha256,
+            sha256_hex(b"a\n\n")
+        );
+        let only = read(&[b"{}"]);
+        assert_eq!(
+            (only.request_line.as_str(), only.script_sha256),
+            ("{}", sha256_hex(b"\n"))
+        );
+        assert_eq!(read(&[]).script_sha256, sha256_hex(b"\n"));
+        let mut r = StdinReader::new(4);
+        r.feed(b"0123456789\nx\n");
+        assert_eq!(
+            r.finish().request_line,
+            "0123",
+            "the request line is capped"
+        );
     }
 
     #[test]

@@ -29,7 +29,6 @@ use aetherv_winrm::fault::Fault;
 use aetherv_winrm::server::{CommandHandler, CommandRequest, ProcessFuture, ProcessIo};
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -43,8 +42,6 @@ use emit::Emitter;
 
 /// The longest request line read (a request is a few KiB).
 pub const MAX_REQUEST_LINE: usize = 16 * 1024 * 1024;
-/// How much of the script is searched for its declared version.
-const VERSION_SCAN: usize = 64 * 1024;
 
 /// The simulated host's process table: one per host.
 #[derive(Debug, Clone)]
@@ -141,8 +138,12 @@ async fn powershell_process(record: Record, args: Vec<String>, io: ProcessIo) ->
         }
         Invocation::Command(text) => text,
         Invocation::Stdin => {
-            let (line, rest) = read_stdin(stdin, &cancel).await;
-            let text = format!("{line}\n{}", String::from_utf8_lossy(&rest.head));
+            let read = read_stdin(stdin, &cancel).await;
+            let text = format!(
+                "{}\n{}",
+                read.request_line,
+                String::from_utf8_lossy(&read.head)
+            );
             if text.trim().is_empty() {
                 return record.finish(Outcome::Rejected, 0);
             }
@@ -165,61 +166,21 @@ async fn powershell_process(record: Record, args: Vec<String>, io: ProcessIo) ->
     record.finish(Outcome::Rejected, 1)
 }
 
-/// The script part of stdin: its hash, and its beginning (for the declared version).
-struct ScriptPart {
-    sha256: String,
-    head: Vec<u8>,
-}
-
-/// Reads stdin to its end: the request line, then the script hashed as it streams.
+/// Reads stdin to its end (or until Ctrl+C / terminate) as the bootstrap does.
 async fn read_stdin(
     mut stdin: mpsc::Receiver<Bytes>,
     cancel: &CancellationToken,
-) -> (String, ScriptPart) {
-    let mut line = Vec::new();
-    let mut in_line = true;
-    let mut hasher = Sha256::new();
-    let mut head = Vec::new();
+) -> bootstrap::Stdin {
+    let mut reader = bootstrap::StdinReader::new(MAX_REQUEST_LINE);
     loop {
         let chunk = tokio::select! {
             c = stdin.recv() => c,
             _ = cancel.cancelled() => None,
         };
         let Some(chunk) = chunk else { break };
-        let mut rest: &[u8] = &chunk;
-        if in_line {
-            match rest.iter().position(|b| *b == b'\n') {
-                Some(i) => {
-                    if line.len() < MAX_REQUEST_LINE {
-                        line.extend_from_slice(&rest[..i]);
-                    }
-                    rest = &rest[i + 1..];
-                    in_line = false;
-                }
-                None => {
-                    if line.len() < MAX_REQUEST_LINE {
-                        line.extend_from_slice(rest);
-                    }
-                    continue;
-                }
-            }
-        }
-        hasher.update(rest);
-        if head.len() < VERSION_SCAN {
-            let take = (VERSION_SCAN - head.len()).min(rest.len());
-            head.extend_from_slice(&rest[..take]);
-        }
+        reader.feed(&chunk);
     }
-    let line = String::from_utf8_lossy(&line)
-        .trim_end_matches('\r')
-        .to_owned();
-    (
-        line,
-        ScriptPart {
-            sha256: hex::encode(hasher.finalize()),
-            head,
-        },
-    )
+    reader.finish()
 }
 
 fn internal(message: String) -> AgentError {
@@ -259,7 +220,8 @@ async fn agent(
     cancel: CancellationToken,
 ) -> i32 {
     let out = Emitter::new(stdout);
-    let (line, script) = read_stdin(stdin, &cancel).await;
+    let stdin = read_stdin(stdin, &cancel).await;
+    let line = stdin.request_line.clone();
     let host = record.host.clone();
     let peek: Option<Value> = serde_json::from_str(line.trim_start_matches('\u{feff}')).ok();
     let name = peek
@@ -273,9 +235,9 @@ async fn agent(
         r.correlation_id = correlation.clone();
     });
     let operation = name.as_deref().and_then(Operation::from_wire);
-    let (result, malformed) = if script.sha256 != pinned {
+    let (result, malformed) = if stdin.script_sha256 != pinned {
         let malformed = host.knobs_mut().take_malformed(operation);
-        let error = errors::integrity(&pinned, &script.sha256);
+        let error = errors::integrity(&pinned, &stdin.script_sha256);
         (ResultLine::Error { error }, malformed)
     } else {
         match AgentRequest::decode(&line) {
@@ -309,14 +271,14 @@ async fn agent(
                         error: errors::injected(f.code, &f.message, Some(op), exec::vm_of(&params)),
                     },
                     None => {
-                        let version = bootstrap::declared_version(&script.head)
+                        let version = bootstrap::declared_version(&stdin.head)
                             .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
                         let call = exec::Call {
                             host: &host,
                             out: &out,
                             cancel: &cancel,
                             correlation_id: request.correlation_id().as_str(),
-                            agent_sha256: &script.sha256,
+                            agent_sha256: &stdin.script_sha256,
                             agent_version: &version,
                         };
                         match exec::execute(&call, params).await {
