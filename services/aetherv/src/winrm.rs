@@ -2,8 +2,12 @@
 //! and stderr to ours as they arrive, then exits with the remote exit code. A diagnostic
 //! for operators: does WinRM work with these settings, and what does the host say?
 
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
 use aetherv_hyperv::winrm_agent::{RunOutcome, run_command};
 use aetherv_winrm::{Client, CommandSpec, OutputChunk, OutputStream};
+use bytes::Bytes;
 use clap::{Args, Subcommand};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,6 +35,9 @@ pub struct RunArgs {
     /// Start the executable directly instead of through cmd.exe (needs its full path).
     #[arg(long)]
     pub skip_cmd_shell: bool,
+    /// Send this file to the command's stdin (`-`: our own stdin), then close it.
+    #[arg(long, value_name = "FILE")]
+    pub stdin: Option<PathBuf>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -44,6 +51,10 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Fail
     };
     let Some((command, arguments)) = args.command.split_first() else {
         return Err(Failure::usage("give the command to run after --"));
+    };
+    let stdin = match &args.stdin {
+        None => None,
+        Some(path) => Some(Bytes::from(read_stdin(path)?)),
     };
     let client = Client::new(args.connection.client_config()?).map_err(|e| Failure::winrm(&e))?;
     let mut spec = CommandSpec::new(command.clone(), arguments.to_vec());
@@ -59,7 +70,7 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Fail
         }
     };
     let (outcome, ()) = tokio::join!(
-        run_command(&client, &spec, None, sink, &interrupt, deadline),
+        run_command(&client, &spec, stdin, sink, &interrupt, deadline),
         print
     );
     match outcome.map_err(|e| Failure::winrm(&e))? {
@@ -78,6 +89,17 @@ pub async fn run(args: RunArgs, interrupt: CancellationToken) -> Result<u8, Fail
             message: format!("interrupted; {command} was terminated on the host"),
         }),
     }
+}
+
+fn read_stdin(path: &Path) -> Result<Vec<u8>, Failure> {
+    if path == Path::new("-") {
+        let mut data = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .map_err(|e| Failure::usage(format!("cannot read our stdin: {e}")))?;
+        return Ok(data);
+    }
+    std::fs::read(path).map_err(|e| Failure::usage(format!("--stdin {}: {e}", path.display())))
 }
 
 fn write_now(out: &mut dyn std::io::Write, data: &[u8]) -> std::io::Result<()> {
