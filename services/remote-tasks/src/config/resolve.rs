@@ -14,8 +14,12 @@
 //! auth = "ntlm"
 //! username = "aetherv"
 //! password_file = "/tmp/hvsim-password"   # relative paths are relative to this file
-//! ca_file = "/tmp/hvsim-ca.pem"           # optional
+//! # password_env = "AETHERV_HVSIM_PASSWORD"  (instead: an environment variable)
+//! ca_file = "/tmp/hvsim-ca.pem"           # optional (https endpoints)
 //! ```
+//!
+//! The password: `AETHERV_REMOTE_TASKS__WINRM__PASSWORD`, else `winrm.password_file`,
+//! else the hosts file's `password_file`, else the variable its `password_env` names.
 //!
 //! Keys this service does not use are ignored, so the simulator may add facts.
 
@@ -60,6 +64,8 @@ pub struct FleetWinrm {
     pub username: Option<String>,
     /// The file holding the password.
     pub password_file: Option<PathBuf>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
     /// PEM CA file for HTTPS endpoints.
     pub ca_file: Option<PathBuf>,
     /// Basic over plain HTTP allowed.
@@ -74,8 +80,17 @@ fn reason(key: &str, message: impl std::fmt::Display) -> String {
 
 impl Config {
     /// Validates and resolves the configuration; `Err` holds every problem, one line each
-    /// (`remote_tasks.<key>: <what is wrong>`), never a secret.
+    /// (`remote_tasks.<key>: <what is wrong>`), never a secret. A hosts file's
+    /// `password_env` is read from the process environment.
     pub fn resolve(&self) -> Result<Resolved, Vec<String>> {
+        self.resolve_with_env(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::resolve`] with `env` standing for the process environment.
+    pub fn resolve_with_env(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Resolved, Vec<String>> {
         let mut issues = Issues::new(SECTION);
         ServiceConfig::validate(self, &mut issues);
         let mut problems: Vec<String> = issues.list().iter().map(ToString::to_string).collect();
@@ -119,15 +134,25 @@ impl Config {
                 .password_file
                 .clone()
                 .or_else(|| fleet.password_file.map(|file| base.join(file)));
-            match file {
-                Some(file) => match read_password(&file) {
+            match (file, &fleet.password_env) {
+                (Some(file), _) => match read_password(&file) {
                     Ok(password) => Some(password),
                     Err(problem) => {
                         problems.push(problem);
                         None
                     }
                 },
-                None => {
+                (None, Some(variable)) => match env(variable).filter(|p| !p.is_empty()) {
+                    Some(password) => Some(Secret::new(password)),
+                    None => {
+                        problems.push(reason(
+                            "hosts_file",
+                            format!("password_env names {variable}, which is not set"),
+                        ));
+                        None
+                    }
+                },
+                (None, None) => {
                     problems.push(reason(
                         "winrm.password",
                         format!(
@@ -390,6 +415,30 @@ mod tests {
         );
         assert_eq!(resolved.pool_size, 4);
         assert_eq!(resolved.limits.category(Category::Io).per_host_in_flight, 1);
+    }
+
+    #[test]
+    fn a_password_env_is_read_from_the_environment() {
+        let dir = dir();
+        let fleet = write(
+            dir.path(),
+            "fleet.toml",
+            "[winrm]\nauth = \"ntlm\"\nusername = \"aetherv\"\npassword_env = \"AETHERV_HVSIM_PASSWORD\"\n[[hosts]]\nname = \"hv01\"\nendpoint = \"http://127.0.10.1:5985/wsman\"\n",
+        );
+        let config = with_file(fleet);
+        let env =
+            |name: &str| (name == "AETHERV_HVSIM_PASSWORD").then(|| "pw-from-env".to_string());
+        let resolved = config
+            .resolve_with_env(env)
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(resolved.hosts[0].password().expose(), "pw-from-env");
+        let problems = config.resolve_with_env(|_| None).err().unwrap_or_default();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("AETHERV_HVSIM_PASSWORD")),
+            "{problems:?}"
+        );
     }
 
     #[test]
