@@ -108,8 +108,7 @@ pub async fn fallback(request: Request) -> Response {
     if let Some(asset) = find(UI, relative) {
         return serve(asset, request.headers());
     }
-    let last = relative.rsplit('/').next().unwrap_or(relative);
-    if last.contains('.') {
+    if looks_like_file(relative) {
         return no_route(method, path);
     }
     match find(UI, "index.html") {
@@ -120,6 +119,43 @@ pub async fn fallback(request: Request) -> Response {
         )
         .into_response(),
     }
+}
+
+/// Extensions of the files a browser asks for (scripts, styles, images, fonts, maps): a
+/// missing one is a 404, not the UI. Deep links end in names with dots of their own
+/// (`/hosts/hv01.corp.example`), so "has a dot" is not enough.
+const FILE_EXTENSIONS: &[&str] = &[
+    "html",
+    "htm",
+    "js",
+    "mjs",
+    "css",
+    "json",
+    "map",
+    "webmanifest",
+    "svg",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "ico",
+    "webp",
+    "woff",
+    "woff2",
+    "ttf",
+    "txt",
+    "wasm",
+    "xml",
+];
+
+/// Whether the path's last segment names a static file (by its extension).
+fn looks_like_file(relative: &str) -> bool {
+    let last = relative.rsplit('/').next().unwrap_or(relative);
+    last.rsplit_once('.').is_some_and(|(_, extension)| {
+        FILE_EXTENSIONS
+            .iter()
+            .any(|known| extension.eq_ignore_ascii_case(known))
+    })
 }
 
 #[cfg(test)]
@@ -137,6 +173,16 @@ mod tests {
         assert_eq!(page.content_type, "text/html; charset=utf-8");
         assert!(find(DOCS, "docs.js").is_some());
         assert!(find(DOCS, "missing.js").is_none());
+    }
+
+    #[test]
+    fn deep_links_with_dots_are_not_files() {
+        assert!(!looks_like_file("hosts/hv-ams-c1-n01.corp.example"));
+        assert!(!looks_like_file("hosts/10.0.0.1"));
+        assert!(!looks_like_file("vms/3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01"));
+        assert!(looks_like_file("assets/missing.js"));
+        assert!(looks_like_file("favicon.ICO"));
+        assert!(looks_like_file("css/app.css"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use http::{HeaderValue, header};
 use serde::Serialize;
 
@@ -176,6 +176,7 @@ fn all_pages(
         written: false,
         done: false,
     };
+    // Fused: the body may be polled again after the end.
     stream::unfold(state, |mut state| async move {
         if state.done {
             return None;
@@ -239,6 +240,7 @@ fn all_pages(
         }
         Some((Ok(Bytes::from(chunk)), state))
     })
+    .fuse()
 }
 
 /// `GET /api/v1/vms`.

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod openapi;
+pub mod stack;
 
 pub mod ws;
 
@@ -17,6 +18,16 @@ use aetherv_gateway::Config;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Sends the services' logs to the test's output (shown for failing tests). The filter is
+/// `AETHERV_TEST_LOG` (default `info`).
+pub fn init_logs() {
+    let filter = std::env::var("AETHERV_TEST_LOG").unwrap_or_else(|_| "info".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .try_init();
+}
 
 /// A gateway served in-process until dropped (or [`Gateway::stop`]).
 pub struct Gateway {

@@ -21,6 +21,11 @@ fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
+/// A JSON pointer as a URI fragment (braces of path templates percent-encoded).
+fn fragment(pointer: &str) -> String {
+    pointer.replace('{', "%7B").replace('}', "%7D")
+}
+
 /// Follows `$ref`s inside the document.
 pub fn resolve(node: &Value) -> &Value {
     let mut current = node;
@@ -70,7 +75,9 @@ pub fn check(method: &str, path: &str, status: u16, body: &Value) {
         panic!("{method} {path} {status} documents no json body");
     }
     let mut wrapper = document().clone();
-    wrapper["$ref"] = json!(format!("{base}/content/application~1json/schema"));
+    wrapper["$ref"] = json!(fragment(&format!(
+        "{base}/content/application~1json/schema"
+    )));
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .should_validate_formats(true)

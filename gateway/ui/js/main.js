@@ -1,0 +1,170 @@
+// Boots the console: loads the fleet summary, opens the tab's WebSocket and subscribes to
+// inventory from the summary's revision, mounts the navigation tree and the router, and
+// wires the shell (theme, drawer, connection indicator, development banner, shortcuts).
+// Routes are listed here; issue 4 adds /jobs, /jobs/{id} and the notifications panel.
+
+import { onMode } from "./api.js";
+import { h } from "./dom.js";
+import { Live } from "./live.js";
+import { FleetStore } from "./store.js";
+import { Router, setTitle } from "./router.js";
+import { NavTree } from "./components/tree.js";
+import { startAgeTicker, pageHeader, alert } from "./components/common.js";
+import { toast } from "./components/toast.js";
+import { setupTheme } from "./theme.js";
+import * as format from "./format.js";
+import * as overview from "./views/overview.js";
+import * as vms from "./views/vms.js";
+import * as vm from "./views/vm.js";
+import * as host from "./views/host.js";
+import * as cluster from "./views/cluster.js";
+import * as notFound from "./views/notfound.js";
+
+const ROUTES = [
+  { name: "overview", pattern: /^\/$/, view: overview },
+  { name: "vms", pattern: /^\/vms\/?$/, view: vms },
+  { name: "vm", pattern: /^\/vms\/([^/]+)\/?$/, view: vm },
+  { name: "host", pattern: /^\/hosts\/([^/]+)\/?$/, view: host },
+  { name: "cluster", pattern: /^\/clusters\/([^/]+)\/?$/, view: cluster },
+  { name: "not-found", pattern: /^(.*)$/, view: notFound },
+];
+
+const STORE_RETRY_MS = [2000, 4000, 8000, 15000];
+
+function connectionIndicator(live) {
+  const node = document.getElementById("connection");
+  const text = node.querySelector(".connection-text");
+  let wasLive = false;
+  let countdown = null;
+  live.addEventListener("status", (event) => {
+    const { state, retryInMs } = event.detail;
+    node.dataset.state = state;
+    clearInterval(countdown);
+    if (state === "live") {
+      text.textContent = "Live";
+      node.title = "Connected: changes appear as they happen";
+      if (!wasLive) wasLive = true;
+    } else if (state === "connecting") {
+      text.textContent = wasLive ? "Reconnecting…" : "Connecting…";
+      node.title = "Connecting to the live update stream";
+    } else {
+      const until = Date.now() + retryInMs;
+      const tick = () => {
+        const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+        text.textContent = `Offline · retry in ${left} s`;
+      };
+      tick();
+      countdown = setInterval(tick, 1000);
+      node.title = "The live update stream is disconnected; what you see may be out of date";
+    }
+    node.setAttribute("aria-label", `Live updates: ${text.textContent}`);
+  });
+}
+
+function modeBanner(main) {
+  const banner = document.getElementById("mode-banner");
+  onMode((mode, reasons) => {
+    if (mode === "development") {
+      banner.textContent = "Development mode: the API is served without authentication. Do not expose this gateway.";
+      banner.hidden = false;
+    } else if (mode === "diagnostic") {
+      banner.hidden = true;
+      setTitle("Diagnostic mode");
+      main.replaceChildren(
+        pageHeader({ title: "The gateway is in diagnostic mode" }),
+        alert(
+          "bad",
+          "The API is not served until these problems are fixed",
+          h("ul", {}, (reasons || []).map((reason) => h("li", {}, reason))),
+          h("p", {}, "Details: ", h("a", { href: "/readyz", "data-external": "" }, "/readyz"), "."),
+        ),
+      );
+    }
+  });
+}
+
+function drawer(router) {
+  const toggle = document.getElementById("nav-toggle");
+  const sidebar = document.getElementById("sidebar");
+  const scrim = document.getElementById("scrim");
+  const set = (open) => {
+    sidebar.dataset.open = String(open);
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.setAttribute("aria-label", open ? "Hide navigation" : "Show navigation");
+    scrim.hidden = !open;
+  };
+  toggle.addEventListener("click", () => set(sidebar.dataset.open !== "true"));
+  scrim.addEventListener("click", () => set(false));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && sidebar.dataset.open === "true") {
+      set(false);
+      toggle.focus();
+    }
+  });
+  router.addEventListener("route", () => set(false));
+}
+
+function primaryNav(router, store) {
+  const links = document.querySelectorAll("[data-nav]");
+  router.addEventListener("route", (event) => {
+    for (const link of links) {
+      if (link.dataset.nav === event.detail.name) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  });
+  const count = document.getElementById("nav-vm-count");
+  store.addEventListener("change", () => {
+    count.textContent = store.counts ? format.count(store.counts.vms) : "";
+  });
+}
+
+function shortcuts(searchInput) {
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    event.preventDefault();
+    const toggle = document.getElementById("nav-toggle");
+    const drawerMode = window.getComputedStyle(toggle).display !== "none";
+    if (drawerMode && toggle.getAttribute("aria-expanded") !== "true") toggle.click();
+    searchInput.focus();
+  });
+}
+
+async function loadStore(store, live, attempt = 0) {
+  try {
+    await store.load();
+    store.emit("change", { reason: "load" });
+    store.attach(live);
+    if (attempt > 0) toast({ tone: "ok", title: "Inventory is back", body: "The fleet has been loaded." });
+  } catch (error) {
+    store.error = error;
+    store.emit("change", { reason: "error" });
+    if (error.diagnostic) return;
+    const wait = STORE_RETRY_MS[Math.min(attempt, STORE_RETRY_MS.length - 1)];
+    setTimeout(() => loadStore(store, live, attempt + 1), wait);
+  }
+}
+
+function boot() {
+  const main = document.getElementById("main");
+  const searchInput = document.getElementById("tree-filter");
+  const store = new FleetStore();
+  const live = new Live();
+  const ctx = { store, live, searchInput, reloadStore: () => loadStore(store, live) };
+  const router = new Router(main, ROUTES, ctx);
+  ctx.router = router;
+  setupTheme(document.getElementById("theme-toggle"));
+  modeBanner(main);
+  connectionIndicator(live);
+  drawer(router);
+  primaryNav(router, store);
+  shortcuts(searchInput);
+  new NavTree({ container: document.getElementById("tree"), input: searchInput, store, router });
+  startAgeTicker();
+  live.connect();
+  router.resolve({ focus: false });
+  loadStore(store, live);
+}
+
+boot();

@@ -1,0 +1,266 @@
+// The VM page (`/vms/{id}`): state, power actions, settings (CPU, memory, generation,
+// version, notes, OS, creation time, uptime), disks, network adapters and IPs, links to
+// its host and cluster. Follows the VM's live events; says so when the data is stale
+// (its host is unreachable) or the VM has gone.
+
+import { get, segment, ApiError } from "../api.js";
+import { h } from "../dom.js";
+import * as fmt from "../format.js";
+import { setTitle } from "../router.js";
+import {
+  stateBadge,
+  staleTag,
+  panel,
+  facts,
+  ageText,
+  timeText,
+  uptimeText,
+  errorBox,
+  loading,
+  empty,
+  alert,
+  pageHeader,
+} from "../components/common.js";
+import { powerBar } from "../components/power.js";
+
+function ipList(ips) {
+  if (!ips || !ips.length) return null;
+  return h("ul", { class: "plain-list mono" }, ips.map((ip) => h("li", {}, ip)));
+}
+
+function disksTable(disks) {
+  if (!disks.length) return empty("No virtual disks attached.");
+  return h(
+    "div",
+    { class: "table-scroll" },
+    h(
+      "table",
+      { class: "data-table" },
+      h("caption", { class: "visually-hidden" }, "Virtual disks"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Disk"),
+          h("th", { scope: "col" }, "Type"),
+          h("th", { scope: "col", class: "num" }, "Capacity"),
+          h("th", { scope: "col", class: "num" }, "File size"),
+          h("th", { scope: "col" }, "Controller"),
+          h("th", { scope: "col", class: "col-path" }, "Path"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        disks.map((disk) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, disk.name),
+            h("td", {}, disk.type === "unknown" ? h("span", { class: "muted" }, "—") : disk.type[0].toUpperCase() + disk.type.slice(1)),
+            h("td", { class: "num" }, fmt.bytes(disk.capacity_bytes)),
+            h("td", { class: "num" }, fmt.bytes(disk.file_size_bytes), h("span", { class: "muted" }, ` (${fmt.percent(disk.file_size_bytes, disk.capacity_bytes)})`)),
+            h("td", { class: "nowrap" }, `${disk.controller_type === "unknown" ? "?" : disk.controller_type.toUpperCase()} ${disk.controller_number}:${disk.controller_location}`),
+            h("td", { class: "col-path mono", title: disk.path }, h("span", { class: "path" }, disk.path)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function nicsTable(nics) {
+  if (!nics.length) return empty("No network adapters.");
+  return h(
+    "div",
+    { class: "table-scroll" },
+    h(
+      "table",
+      { class: "data-table" },
+      h("caption", { class: "visually-hidden" }, "Network adapters"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Adapter"),
+          h("th", { scope: "col" }, "Network"),
+          h("th", { scope: "col" }, "Switch"),
+          h("th", { scope: "col", class: "num" }, "VLAN"),
+          h("th", { scope: "col" }, "MAC address"),
+          h("th", { scope: "col" }, "IP addresses"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        nics.map((nic) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, nic.name),
+            h("td", {}, nic.network_name || h("span", { class: "muted" }, "—")),
+            h("td", {}, nic.switch_name || h("span", { class: "muted" }, "not connected")),
+            h("td", { class: "num" }, nic.vlan_id === null || nic.vlan_id === undefined ? h("span", { class: "muted" }, "untagged") : String(nic.vlan_id)),
+            h("td", { class: "mono nowrap" }, fmt.mac(nic.mac_address)),
+            h("td", {}, ipList(nic.ip_addresses) || h("span", { class: "muted" }, "—")),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export function mount(container, { params, ctx }) {
+  const { store } = ctx;
+  const id = (params[0] || "").toLowerCase();
+  let vm = null;
+  let power = null;
+  let gone = false;
+  let controller = null;
+  const root = h("div", { class: "vm-page" });
+  container.replaceChildren(root);
+  setTitle("Virtual machine");
+  root.replaceChildren(loading("Loading the VM…"));
+
+  async function load() {
+    controller?.abort();
+    controller = new AbortController();
+    try {
+      vm = await get(`/vms/${segment(id)}`, { signal: controller.signal });
+      gone = false;
+      power = null;
+      render();
+    } catch (error) {
+      if (error && error.name === "AbortError") return;
+      if (error instanceof ApiError && error.status === 404) {
+        setTitle("VM not found");
+        root.replaceChildren(
+          pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", "/vms"], ["Not found", null]], title: "VM not found" }),
+          alert("warn", "There is no VM with this id", h("p", { class: "mono" }, id), h("p", {}, "It may have been deleted, or the link is wrong. ", h("a", { href: "/vms" }, "Browse all VMs"), ".")),
+        );
+        return;
+      }
+      root.replaceChildren(pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", "/vms"]], title: "Virtual machine" }), errorBox(error, load));
+    }
+  }
+
+  function render() {
+    setTitle(vm.name);
+    const host = store.hosts.get(vm.host);
+    const crumbs = [["Overview", "/"]];
+    if (vm.cluster) crumbs.push([vm.cluster, `/clusters/${segment(vm.cluster)}`]);
+    crumbs.push([fmt.shortHost(vm.host), `/hosts/${segment(vm.host)}`], [vm.name, null]);
+    if (!power) power = powerBar(vm);
+    else power.update(vm);
+    const badges = [stateBadge(vm.state)];
+    if (vm.stale) badges.push(staleTag());
+    const header = pageHeader({
+      crumbs,
+      title: vm.name,
+      kicker: "Virtual machine",
+      badges,
+      actions: power.node,
+      sub: h(
+        "p",
+        { class: "muted" },
+        "on ",
+        h("a", { href: `/hosts/${segment(vm.host)}` }, vm.host),
+        vm.cluster ? [" in cluster ", h("a", { href: `/clusters/${segment(vm.cluster)}` }, vm.cluster)] : " (standalone host)",
+      ),
+    });
+
+    const notices = [];
+    if (gone) {
+      notices.push(alert("bad", "This VM no longer exists", h("p", {}, "Inventory reported it removed from its host. What you see is its last known state.")));
+    }
+    if (vm.stale) {
+      notices.push(
+        alert(
+          "warn",
+          `${fmt.shortHost(vm.host)} is unreachable — this is the last known data`,
+          h("p", {}, host?.status_reason ? `Reason: ${host.status_reason}. ` : "", "Last observed ", ageText(vm.observed_at), ". Power actions are unavailable until the host answers again."),
+        ),
+      );
+    }
+
+    const running = vm.state === "running" || vm.state === "paused";
+    const summary = panel(
+      "Summary",
+      { id: "vm-summary" },
+      facts([
+        ["State", stateBadge(vm.state)],
+        ["Uptime", uptimeText(vm.uptime_seconds, running)],
+        ["Operating system", vm.os_name || (vm.os_family !== "unknown" ? fmt.osFamilyLabel(vm.os_family) : null)],
+        ["IP addresses", ipList(vm.ip_addresses)],
+        ["Host", h("a", { href: `/hosts/${segment(vm.host)}` }, vm.host)],
+        ["Cluster", vm.cluster ? h("a", { href: `/clusters/${segment(vm.cluster)}` }, vm.cluster) : "Standalone host"],
+        ["Clustered role", vm.clustered ? "Yes (highly available)" : "No"],
+        ["Created", timeText(vm.creation_time)],
+        ["Observed", ageText(vm.observed_at)],
+        ["VM id", h("span", { class: "mono" }, vm.id)],
+      ]),
+    );
+    const settings = panel(
+      "Processor and memory",
+      { id: "vm-settings" },
+      facts([
+        ["Virtual processors", fmt.count(vm.cpu_count)],
+        ["Memory assigned", vm.memory_assigned_bytes ? fmt.bytes(vm.memory_assigned_bytes) : h("span", { class: "muted" }, "none (not running)")],
+        ["Startup memory", fmt.bytes(vm.memory_startup_bytes)],
+        ["Dynamic memory", vm.dynamic_memory_enabled ? "Enabled" : "Disabled"],
+        vm.dynamic_memory_enabled || vm.memory_minimum_bytes ? ["Minimum memory", fmt.bytes(vm.memory_minimum_bytes)] : null,
+        vm.dynamic_memory_enabled || vm.memory_maximum_bytes ? ["Maximum memory", fmt.bytes(vm.memory_maximum_bytes)] : null,
+        ["Generation", vm.generation ? `Generation ${vm.generation}` : null],
+        ["Configuration version", vm.configuration_version || null],
+      ]),
+    );
+    const notes = panel("Notes", { id: "vm-notes" }, vm.notes ? h("p", { class: "notes" }, vm.notes) : h("p", { class: "muted" }, "No notes."));
+    const disks = panel(`Virtual disks (${vm.disks.length})`, { id: "vm-disks" }, disksTable(vm.disks));
+    const nics = panel(`Network adapters (${vm.nics.length})`, { id: "vm-nics" }, nicsTable(vm.nics));
+
+    const hadFocus = root.contains(document.activeElement) ? document.activeElement : null;
+    root.replaceChildren(header, ...notices, h("div", { class: "grid-2" }, summary, h("div", { class: "stack-col" }, settings, notes)), disks, nics);
+    if (hadFocus && !root.contains(hadFocus) && hadFocus.dataset.action) {
+      root.querySelector(`[data-action="${hadFocus.dataset.action}"]`)?.focus();
+    }
+  }
+
+  const onVm = (event) => {
+    const next = event.detail;
+    if (!vm || next.id !== vm.id || next.revision < vm.revision) return;
+    const changed = next.state !== vm.state;
+    vm = next;
+    gone = false;
+    render();
+    if (changed) root.querySelector(".page-title .badge")?.classList.add("flash");
+  };
+  const onDeleted = (event) => {
+    if (!vm || event.detail.id !== vm.id) return;
+    gone = true;
+    vm = { ...vm, power_actions: [] };
+    render();
+  };
+  const onResync = () => load();
+  const onStore = (event) => {
+    if (vm && event.detail.reason === "host" && event.detail.name === vm.host && vm.stale) render();
+  };
+  store.addEventListener("vm", onVm);
+  store.addEventListener("vm-deleted", onDeleted);
+  store.addEventListener("resync", onResync);
+  store.addEventListener("change", onStore);
+  load();
+
+  return {
+    unmount() {
+      controller?.abort();
+      store.removeEventListener("vm", onVm);
+      store.removeEventListener("vm-deleted", onDeleted);
+      store.removeEventListener("resync", onResync);
+      store.removeEventListener("change", onStore);
+    },
+  };
+}
