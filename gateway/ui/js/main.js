@@ -65,7 +65,7 @@ function modeBanner(main) {
   const banner = document.getElementById("mode-banner");
   onMode((mode, reasons) => {
     if (mode === "development") {
-      banner.textContent = "Development mode: the API is served without authentication. Do not expose this gateway.";
+      banner.replaceChildren("Development mode: the API is served without authentication.", h("span", { class: "long" }, " Do not expose this gateway."));
       banner.hidden = false;
     } else if (mode === "diagnostic") {
       banner.hidden = true;
@@ -81,6 +81,13 @@ function modeBanner(main) {
       );
     }
   });
+}
+
+function headerHeight() {
+  const header = document.getElementById("header");
+  const set = () => document.documentElement.style.setProperty("--header-h", `${header.offsetHeight}px`);
+  new ResizeObserver(set).observe(header);
+  set();
 }
 
 function drawer(router) {
@@ -157,6 +164,7 @@ function boot() {
   setupTheme(document.getElementById("theme-toggle"));
   modeBanner(main);
   connectionIndicator(live);
+  headerHeight();
   drawer(router);
   primaryNav(router, store);
   shortcuts(searchInput);

@@ -68,7 +68,7 @@ export function startAgeTicker() {
 
 /** An uptime that counts up between refreshes (0 → "—"). */
 export function uptimeText(seconds, running) {
-  if (!running || !seconds) return h("span", { class: "muted" }, "—");
+  if (!running || seconds === null || seconds === undefined) return h("span", { class: "muted" }, "—");
   return h("span", { dataset: { uptimeBase: seconds, uptimeSince: Date.now() } }, fmt.duration(seconds));
 }
 
