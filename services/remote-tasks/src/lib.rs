@@ -36,7 +36,7 @@
 //! | `winrm.operation_timeout` | `30s` | one WS-Management request; an unresponsive host is detected after this long |
 //! | `winrm.pool_size` | `4` | authenticated keep-alive connections kept per host |
 //! | `limits.global_in_flight` | `64` | operations running at once, all hosts |
-//! | `limits.per_host_in_flight` | `4` | operations running at once on one host |
+//! | `limits.per_host_in_flight` | `4` | operations running at once on one host (a limit above the one enclosing it is capped by it; Metrics shows the limits in force) |
 //! | `limits.per_host_queue_capacity` | `256` | tasks waiting for one host; more → RESOURCE_EXHAUSTED |
 //! | `limits.<category>.in_flight` | inventory 64, control 32, io 16, deploy 16 | operations of the category running at once |
 //! | `limits.<category>.per_host_in_flight` | inventory 2, control 4, io 1, deploy 1 | of the category on one host |

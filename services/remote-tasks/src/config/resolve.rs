@@ -216,21 +216,27 @@ impl Config {
         }
     }
 
-    /// The limits as the scheduler reads them.
+    /// The limits in force: a limit above the one enclosing it is capped by it (a host
+    /// cannot run more than the global limit, a category on a host more than the host).
     pub fn domain_limits(&self) -> Limits {
+        let global = self.limits.global_in_flight;
+        let per_host = self.limits.per_host_in_flight.min(global);
         let limit = |category: Category| {
             let config = self.category(category);
             CategoryLimit {
-                in_flight: config.in_flight,
-                per_host_in_flight: config.per_host_in_flight,
+                in_flight: config.in_flight.min(global),
+                per_host_in_flight: config
+                    .per_host_in_flight
+                    .min(per_host)
+                    .min(config.in_flight),
                 queue_capacity: config.queue_capacity,
                 default_timeout: config.default_timeout,
                 max_timeout: config.max_timeout,
             }
         };
         Limits {
-            global_in_flight: self.limits.global_in_flight,
-            per_host_in_flight: self.limits.per_host_in_flight,
+            global_in_flight: global,
+            per_host_in_flight: per_host,
             per_host_queue_capacity: self.limits.per_host_queue_capacity,
             categories: PerCategory(Category::ALL.map(limit)),
         }
@@ -418,6 +424,18 @@ mod tests {
     }
 
     #[test]
+    fn limits_above_their_enclosing_limit_are_capped() {
+        let mut config = Config::for_testing(vec![HostEntry::named("hv01")], "u", "p");
+        config.limits.global_in_flight = 3;
+        config.limits.control.per_host_in_flight = 8;
+        let limits = config.resolve().unwrap_or_else(|p| panic!("{p:?}")).limits;
+        assert_eq!(limits.per_host_in_flight, 3);
+        assert_eq!(limits.category(Category::Inventory).in_flight, 3);
+        assert_eq!(limits.category(Category::Control).per_host_in_flight, 3);
+        assert_eq!(limits.category(Category::Io).per_host_in_flight, 1);
+    }
+
+    #[test]
     fn a_password_env_is_read_from_the_environment() {
         let dir = dir();
         let fleet = write(
@@ -522,7 +540,7 @@ mod tests {
             "u",
             "p",
         );
-        config.limits.io.per_host_in_flight = 9;
+        config.limits.io.per_host_in_flight = 0;
         config.limits.control.default_timeout = Duration::from_secs(3600);
         let problems = config.resolve().err().unwrap_or_default();
         let keys: Vec<&str> = problems

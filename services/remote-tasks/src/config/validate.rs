@@ -125,10 +125,10 @@ fn limits(config: &Config, issues: &mut Issues) {
             format!("must be between 1 and {MAX_IN_FLIGHT}"),
         );
     }
-    if limits.per_host_in_flight == 0 || limits.per_host_in_flight > limits.global_in_flight {
+    if !(1..=MAX_IN_FLIGHT).contains(&limits.per_host_in_flight) {
         issues.push(
             "limits.per_host_in_flight",
-            "must be at least 1 and at most limits.global_in_flight",
+            format!("must be between 1 and {MAX_IN_FLIGHT}"),
         );
     }
     if !(1..=MAX_QUEUE).contains(&limits.per_host_queue_capacity) {
@@ -144,11 +144,11 @@ fn limits(config: &Config, issues: &mut Issues) {
         ("deploy", &limits.deploy),
     ];
     for (name, category) in categories {
-        category_limits(name, category, limits.per_host_in_flight, issues);
+        category_limits(name, category, issues);
     }
 }
 
-fn category_limits(name: &str, category: &CategoryConfig, per_host: u32, issues: &mut Issues) {
+fn category_limits(name: &str, category: &CategoryConfig, issues: &mut Issues) {
     let key = |field: &str| format!("limits.{name}.{field}");
     if !(1..=MAX_IN_FLIGHT).contains(&category.in_flight) {
         issues.push(
@@ -156,10 +156,10 @@ fn category_limits(name: &str, category: &CategoryConfig, per_host: u32, issues:
             format!("must be between 1 and {MAX_IN_FLIGHT}"),
         );
     }
-    if category.per_host_in_flight == 0 || category.per_host_in_flight > per_host {
+    if !(1..=MAX_IN_FLIGHT).contains(&category.per_host_in_flight) {
         issues.push(
             &key("per_host_in_flight"),
-            "must be at least 1 and at most limits.per_host_in_flight",
+            format!("must be between 1 and {MAX_IN_FLIGHT}"),
         );
     }
     if !(1..=MAX_QUEUE).contains(&category.queue_capacity) {
