@@ -113,8 +113,7 @@ impl Book {
             let take_unread = match (unread.peek(), read.peek()) {
                 (Some((u, _)), Some((r, _))) => unread_only || u > r,
                 (Some(_), None) => true,
-                (None, Some(_)) => !unread_only,
-                (None, None) => false,
+                (None, _) => false,
             };
             let next = if take_unread {
                 unread.next()
