@@ -271,13 +271,19 @@ async fn each_malformed_mode_is_a_protocol_violation() {
             .await;
         match e {
             Err(AgentCallError::Protocol(v)) => {
-                let kind_ok = match (mode, &v.kind) {
-                    (MalformedMode::NoResult, ViolationKind::NoResult) => true,
-                    (MalformedMode::TwoResults, ViolationKind::DuplicateResult { .. }) => true,
-                    (MalformedMode::NonJsonLine, ViolationKind::NotJson { .. }) => true,
-                    (MalformedMode::InvalidResult, ViolationKind::InvalidResultData { .. }) => true,
-                    _ => false,
-                };
+                let kind_ok = matches!(
+                    (mode, &v.kind),
+                    (MalformedMode::NoResult, ViolationKind::NoResult)
+                        | (
+                            MalformedMode::TwoResults,
+                            ViolationKind::DuplicateResult { .. }
+                        )
+                        | (MalformedMode::NonJsonLine, ViolationKind::NotJson { .. })
+                        | (
+                            MalformedMode::InvalidResult,
+                            ViolationKind::InvalidResultData { .. }
+                        )
+                );
                 assert!(kind_ok, "{mode:?} gave {:?}", v.kind);
                 assert!(v.to_string().contains(expected), "{v}");
                 assert_eq!(v.operation, Operation::InventoryCollect);

@@ -205,10 +205,11 @@ pub fn check(operation: Operation, ran: &Ran) -> Result<Answer, ProtocolViolatio
         if let Err(e) = validate_output_line(&value) {
             panic!("line fails output-line.schema.json: {e}\n{line}");
         }
-        if value["type"] == "result" && value["ok"] == true {
-            if let Err(e) = validate_result(operation, &value["data"]) {
-                panic!("{operation} result fails its schema: {e}\n{line}");
-            }
+        if value["type"] == "result"
+            && value["ok"] == true
+            && let Err(e) = validate_result(operation, &value["data"])
+        {
+            panic!("{operation} result fails its schema: {e}\n{line}");
         }
     }
     let host = match HostId::parse("sim.test") {
