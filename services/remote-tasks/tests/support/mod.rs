@@ -257,6 +257,20 @@ pub async fn finished_record(host: &SimHost, correlation_id: &str) -> OperationR
     .await
 }
 
+/// Waits until the host runs the command with that correlation id.
+pub async fn running_on(host: &SimHost, correlation_id: &str) {
+    eventually(&format!("{correlation_id} runs on {}", host.name()), || {
+        host.operations()
+            .iter()
+            .any(|record| {
+                record.correlation_id.as_deref() == Some(correlation_id)
+                    && record.outcome == Outcome::Running
+            })
+            .then_some(())
+    })
+    .await;
+}
+
 /// The status's gRPC code, with the message on failure.
 pub fn assert_code(status: &Status, code: Code) {
     assert_eq!(status.code(), code, "{status:?}");
