@@ -76,6 +76,20 @@ async fn stop(mut s: Started) {
     assert!(exit.success(), "{exit:?}");
 }
 
+async fn get(url: &str) -> Value {
+    let out = Command::new(common::python())
+        .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())", url])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[tokio::test]
 async fn prints_hosts_and_ready_writes_the_fleet_config_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -180,12 +194,21 @@ async fn takes_the_password_from_the_environment_and_serves_https() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let config_path = dir.path().join("fleet.toml");
     let ca_path = dir.path().join("ca.pem");
-    let (config_arg, ca_arg) = (
+    let scenario_path = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario_path,
+        "[[hosts]]\nhost = \"HV-FRA-S01\"\nresponsiveness = \"refuse\"\nfail_next = [{ count = 3, code = \"TIMEOUT\" }]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (config_arg, ca_arg, scenario_arg) = (
         config_path.display().to_string(),
         ca_path.display().to_string(),
+        scenario_path.display().to_string(),
     );
     let s = start(
         &[
+            "--scenario",
+            &scenario_arg,
             "--hosts",
             "2",
             "--vms-per-host",
@@ -251,6 +274,21 @@ async fn takes_the_password_from_the_environment_and_serves_https() {
     );
     let control = s.ready["control"].as_str().unwrap_or_default().to_owned();
     assert!(control.starts_with("http://127.0.0.1:"));
+    // The scenario and --latency applied at start, as the control API shows.
+    let knobs = get(&format!("{control}/hosts/hv-fra-s01.corp.example/knobs")).await;
+    assert_eq!(
+        (
+            knobs["responsiveness"].clone(),
+            knobs["fail_next"][0]["count"].clone(),
+            knobs["latency_ms"].clone()
+        ),
+        (json!("refuse"), json!(3), json!(10))
+    );
+    let knobs = get(&format!("{control}/hosts/hv-ams-s01.corp.example/knobs")).await;
+    assert_eq!(
+        (knobs["responsiveness"].clone(), knobs["latency_ms"].clone()),
+        (json!("normal"), json!(10))
+    );
     stop(s).await;
 }
 

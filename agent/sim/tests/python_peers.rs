@@ -92,6 +92,11 @@ async fn pywinrm_runs_the_agent_over_ntlm_with_encryption() {
         out["ipconfig"]["stderr"],
         json!(format!("'ipconfig' {NOT_RECOGNIZED}"))
     );
+    assert_eq!(out["too_long"]["rc"], json!(1));
+    assert_eq!(
+        out["too_long"]["stderr"],
+        json!("The command line is too long.\r\n")
+    );
     assert_eq!(out["session_ipconfig"]["rc"], json!(1));
     assert_eq!(out["session_run_ps"]["rc"], json!(1));
     assert!(

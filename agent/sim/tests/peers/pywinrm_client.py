@@ -41,6 +41,8 @@ protocol = winrm.Protocol(
 result = {
     "agent": run(protocol, "powershell.exe", args, stdin),
     "ipconfig": run(protocol, "ipconfig", ["/all"]),
+    # Over cmd.exe's 8191-character limit: Windows' own answer, from the WinRM server.
+    "too_long": run(protocol, "powershell.exe", ["-EncodedCommand", "A" * 9000]),
 }
 session = winrm.Session(endpoint, auth=(user, password), transport="ntlm", message_encryption="always")
 r = session.run_cmd("ipconfig")
