@@ -160,3 +160,32 @@ export async function screenshots(dir) {
   shoot.saved = saved;
   return shoot;
 }
+
+let axeSource = null;
+
+/**
+ * Runs axe-core (WCAG 2.x A/AA rules, colour contrast included) on the page as it is now.
+ * axe is evaluated through the DevTools protocol, which the page's CSP does not govern, so
+ * the page under test keeps its real policy. Returns the violations as readable lines.
+ */
+export async function accessibility(page, name) {
+  if (!axeSource) {
+    const { readFile } = await import("node:fs/promises");
+    const { createRequire } = await import("node:module");
+    axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  }
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(() =>
+    window.axe
+      .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] })
+      .then((result) =>
+        result.violations.map((violation) => ({
+          id: violation.id,
+          impact: violation.impact,
+          help: violation.help,
+          nodes: violation.nodes.slice(0, 3).map((node) => `${node.target.join(" ")}: ${(node.failureSummary || "").split("\n").slice(1).join(" ").trim()}`),
+        })),
+      ),
+  );
+  return violations.map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.join(" | ")}`);
+}

@@ -13,14 +13,18 @@
 //      VM in the simulator and on the page;
 //   6. host and cluster pages, reached by links and the tree, with the keyboard too;
 //   7. deep links on fresh page loads (/vms/{id}, /hosts/{fqdn}, a VM table query), Back;
-//   8. phone width and dark theme render;
-//   9. no console errors, no uncaught exceptions, no CSP violations, no failed requests.
+//   8. a host that stops answering shows as unreachable (reason, last-seen age, stale VMs)
+//      and recovers, live;
+//   9. phone width and dark theme render;
+//  10. axe-core finds no WCAG 2.1 A/AA violation (contrast, labels, roles) on any view,
+//      in light and dark, with the state menu and a confirmation dialog open;
+//  11. no console errors, no uncaught exceptions, no CSP violations, no failed requests.
 // Screenshots of each view are written for a human to look at.
 
 import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { launch, watch, Sim, Steps, parseArgs, screenshots } from "./lib.mjs";
+import { launch, watch, Sim, Steps, parseArgs, screenshots, accessibility } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -39,6 +43,11 @@ const steps = new Steps();
 const shoot = await screenshots(shotsDir);
 const browser = await launch();
 const pages = [];
+
+const a11yProblems = [];
+async function a11y(page, name) {
+  a11yProblems.push(...(await accessibility(page, name)));
+}
 
 async function text(locator) {
   return (await locator.innerText()).replace(/\s+/g, " ").trim();
@@ -86,6 +95,7 @@ try {
     for (const cluster of clusters) assert.equal(await page.locator(`#clusters a[href="/clusters/${encodeURIComponent(cluster)}"]`).count(), 1, `clusters table links ${cluster}`);
     assert.equal(await page.title(), "Overview · Aether-V");
     await shoot(page, "01-overview");
+    await a11y(page, "overview");
   });
 
   await steps.run("the VM table finds the known VM by name, and its row matches the simulator", async () => {
@@ -93,6 +103,11 @@ try {
     await page.waitForURL(`${base}/vms`);
     await page.waitForSelector(".vm-table tbody tr");
     await shoot(page, "02-vm-table");
+    await a11y(page, "vm table");
+    await page.click(".menu-button");
+    await page.waitForSelector(".menu[open] .menu-panel");
+    await a11y(page, "vm table with the state menu open");
+    await page.keyboard.press("Escape");
     await page.fill(".vm-table-block input[type=search]", known.name);
     await page.waitForURL((url) => url.searchParams.get("q") === known.name);
     const row = page.locator(".vm-table tbody tr", { has: page.locator(`a[href="/vms/${known.id}"]`) });
@@ -125,6 +140,7 @@ try {
     assert.ok(await page.locator('button[data-action="shutdown"]').isEnabled(), "shutdown is enabled for a running VM");
     assert.ok(await page.locator('button[data-action="start"]').isDisabled(), "start is disabled for a running VM");
     await shoot(page, "04-vm-page");
+    await a11y(page, "vm page");
   });
 
   await steps.run("an out-of-band change in the simulator reaches the open VM page without a reload", async () => {
@@ -154,6 +170,7 @@ try {
     await dialog.waitFor();
     assert.match(await text(dialog), new RegExp(`Turn off ${known.name}\\?`));
     await shoot(page, "06-confirm-turn-off", { fullPage: false });
+    await a11y(page, "confirmation dialog");
     await dialog.locator('button[value="cancel"]').click();
     await dialog.waitFor({ state: "detached" });
     assert.equal(await simState(knownHost.name, known.id), "running", "cancel leaves the VM running");
@@ -172,6 +189,7 @@ try {
     const count = truth.get(knownHost.id).length;
     await page.waitForFunction((n) => new RegExp(`of ${n} VMs?$`).test(document.querySelector("#host-vms .table-summary")?.textContent || ""), count, { timeout: 10000 });
     await shoot(page, "08-host-page");
+    await a11y(page, "host page");
     await page.goBack();
     await page.waitForURL(`${base}/vms/${known.id}`);
     await page.waitForSelector("#vm-summary");
@@ -187,6 +205,7 @@ try {
       const members = hosts.filter((host) => host.cluster === clustered.cluster);
       assert.equal(await page.locator("#cluster-hosts tbody tr").count(), members.length);
       await shoot(page, "09-cluster-page");
+      await a11y(page, "cluster page");
     });
   }
 
@@ -242,17 +261,45 @@ try {
     assert.deepEqual(problems, []);
   });
 
+  const victim = hosts.find((host) => host.id !== knownHost.id) || knownHost;
+  await steps.run("a host that stops answering is shown unreachable with its reason and age, its VMs stale, and recovers live", async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector(".tiles .tile");
+    await sim.call("PATCH", `/hosts/${encodeURIComponent(victim.name)}/knobs`, { responsiveness: "refuse" });
+    try {
+      const row = page.locator("#unreachable tbody tr", { has: page.locator(`a[href="/hosts/${encodeURIComponent(victim.id)}"]`) });
+      await row.waitFor({ timeout: LIVE_MS });
+      const cells = row.locator("td");
+      assert.match(await text(cells.nth(1)), /\S{10,}/, "a reason is shown");
+      assert.match(await text(cells.nth(2)), /ago|just now/, "the last-seen age is shown");
+      await page.waitForSelector(`[role=treeitem][data-key="host:${victim.id}"] .dot.tone-bad`);
+      await shoot(page, "10-overview-unreachable-host");
+      await a11y(page, "overview with an unreachable host");
+      await page.click(`#unreachable a[href="/hosts/${encodeURIComponent(victim.id)}"]`);
+      await page.waitForSelector("#host-facts");
+      assert.match(await text(page.locator(".alert.tone-bad")), /This host is unreachable/);
+      await page.waitForSelector("#host-vms .vm-table tbody tr.stale");
+      const rows = await page.locator("#host-vms .vm-table tbody tr").count();
+      assert.equal(await page.locator("#host-vms .vm-table tbody tr.stale").count(), rows, "every VM of the host is marked stale");
+      await shoot(page, "11-host-unreachable");
+    } finally {
+      await sim.call("POST", `/hosts/${encodeURIComponent(victim.name)}/knobs/reset`);
+    }
+    await page.waitForFunction(() => !document.querySelector(".alert.tone-bad") && document.querySelector("#page-title + .badge")?.dataset.status === "reachable", null, { timeout: LIVE_MS });
+    await page.waitForFunction(() => document.querySelectorAll("#host-vms .vm-table tbody tr.stale").length === 0, null, { timeout: LIVE_MS });
+  });
+
   await steps.run("phone width: the drawer opens and the VM page fits", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark" });
     const phoneWatch = await watch(phone, { origin: base });
     const small = await phoneWatch.page("phone");
     await small.goto(`${base}/`);
     await small.waitForSelector(".tiles .tile");
-    await shoot(small, "10-phone-overview-dark");
+    await shoot(small, "12-phone-overview-dark");
     await small.click("#nav-toggle");
     await small.waitForSelector('#sidebar[data-open="true"]');
     await small.waitForTimeout(300);
-    await shoot(small, "11-phone-drawer-dark", { fullPage: false });
+    await shoot(small, "13-phone-drawer-dark", { fullPage: false });
     await small.click(`[role=treeitem][data-key="host:${knownHost.id}"] .tree-label`);
     await small.waitForSelector("#host-facts");
     assert.equal(await small.getAttribute("#sidebar", "data-open"), "false", "the drawer closes after navigating");
@@ -260,10 +307,18 @@ try {
     await small.waitForSelector("#vm-summary");
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `no sideways scrolling of the page (overflow ${overflow}px)`);
-    await shoot(small, "12-phone-vm-page-dark");
+    await shoot(small, "14-phone-vm-page-dark");
+    await a11y(small, "phone vm page (dark)");
+    await small.goto(`${base}/`);
+    await small.waitForSelector(".tiles .tile");
+    await a11y(small, "phone overview (dark)");
     const problems = await phoneWatch.problems([small]);
     await phone.close();
     assert.deepEqual(problems, []);
+  });
+
+  await steps.run("axe-core: no accessibility violations on any view checked above", async () => {
+    assert.deepEqual(a11yProblems, []);
   });
 
   await steps.run("no console errors, uncaught exceptions, CSP violations or failed requests", async () => {

@@ -148,6 +148,25 @@ export function spaceBar(total, free) {
   );
 }
 
+const overflowWatch = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const box = entry.target;
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
+    if (scrolls && !box.hasAttribute("tabindex")) box.tabIndex = 0;
+    else if (!scrolls && box.hasAttribute("tabindex")) box.removeAttribute("tabindex");
+  }
+});
+
+/**
+ * A horizontally scrolling box for a wide table. When its content overflows (a phone) it
+ * becomes a labelled, focusable region so keyboard users can scroll it too.
+ */
+export function scrollBox(label, ...children) {
+  const box = h("div", { class: "table-scroll", role: "region", "aria-label": `${label} (table)` }, ...children);
+  overflowWatch.observe(box);
+  return box;
+}
+
 /** A titled panel (a <section> with an <h2>). */
 export function panel(title, { actions = null, id = null, className = null } = {}, ...children) {
   const headingId = id ? `${id}-title` : null;

@@ -8,7 +8,7 @@
 import { get, query as toQuery, segment, ApiError } from "../api.js";
 import { h, icon, debounce, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
-import { stateBadge, staleTag, errorBox, empty } from "./common.js";
+import { stateBadge, staleTag, errorBox, empty, scrollBox } from "./common.js";
 
 const DEFAULT_SORT = "name";
 const DEFAULT_PAGE_SIZE = 50;
@@ -292,7 +292,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
       ),
     );
     stateMenu.replaceChildren(
-      h("summary", { class: ["button", "menu-button", chosen.size && "active"], "aria-label": `State filter: ${summaryText}` }, "State: ", summaryText),
+      h("summary", { class: ["button", "menu-button", chosen.size && "active"] }, "State: ", summaryText),
       h(
         "fieldset",
         { class: "menu-panel" },
@@ -438,7 +438,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
     h("span", { class: "toolbar-spacer" }),
     pageSizeSelect,
   );
-  const node = h("div", { class: "vm-table-block" }, toolbar, summary, h("div", { class: "table-scroll" }, table), status, pager);
+  const node = h("div", { class: "vm-table-block" }, toolbar, summary, scrollBox(label, table), status, pager);
 
   renderHead();
   onStore();

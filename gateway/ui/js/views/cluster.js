@@ -5,7 +5,7 @@ import { get, segment, ApiError } from "../api.js";
 import { h, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
 import { setTitle } from "../router.js";
-import { hostBadge, cpuBar, memoryBar, panel, facts, ageText, errorBox, loading, alert, pageHeader } from "../components/common.js";
+import { hostBadge, cpuBar, memoryBar, panel, facts, ageText, errorBox, loading, alert, pageHeader, scrollBox } from "../components/common.js";
 import { vmTable } from "../components/vmtable.js";
 
 export function mount(container, { params, query, ctx, router }) {
@@ -18,9 +18,7 @@ export function mount(container, { params, query, ctx, router }) {
   const hostsPanel = panel(
     "Hosts",
     { id: "cluster-hosts" },
-    h(
-      "div",
-      { class: "table-scroll" },
+    scrollBox("Hosts of this cluster",
       h(
         "table",
         { class: "data-table" },

@@ -19,6 +19,7 @@ import {
   empty,
   alert,
   pageHeader,
+  scrollBox,
 } from "../components/common.js";
 import { vmTable } from "../components/vmtable.js";
 
@@ -146,7 +147,12 @@ export function mount(container, { params, query, ctx, router }) {
             ["Logical processors", fmt.count(host.cpu_cores)],
             ["Memory", `${fmt.bytes(host.memory_total_bytes)} (${fmt.bytes(host.memory_available_bytes)} available)`],
             ["VMs", fmt.count(host.vm_count)],
-            ["Last refresh", host.last_refresh ? [ageText(host.last_refresh), host.last_refresh_duration_seconds !== null ? h("span", { class: "muted" }, ` · took ${fmt.seconds(host.last_refresh_duration_seconds)}`) : null] : null],
+            [
+              host.status === "unreachable" ? "Last attempt" : "Last refresh",
+              host.last_refresh
+                ? [ageText(host.last_refresh), host.status !== "unreachable" && host.last_refresh_duration_seconds !== null ? h("span", { class: "muted" }, ` · took ${fmt.seconds(host.last_refresh_duration_seconds)}`) : null]
+                : null,
+            ],
             ["Last seen", ageText(host.last_seen)],
           ]),
         ),
@@ -154,10 +160,10 @@ export function mount(container, { params, query, ctx, router }) {
           "div",
           { class: "stack-col" },
           panel("Capacity", { id: "host-capacity" }, h("div", { class: "capacity-grid" }, cpuBar(host.capacity), memoryBar(host.capacity))),
-          panel(`Virtual switches (${host.virtual_switches.length})`, { id: "host-switches" }, h("div", { class: "table-scroll" }, switchesTable(host.virtual_switches))),
+          panel(`Virtual switches (${host.virtual_switches.length})`, { id: "host-switches" }, scrollBox("Virtual switches", switchesTable(host.virtual_switches))),
         ),
       ),
-      panel(`Storage locations (${host.storage_locations.length})`, { id: "host-storage" }, h("div", { class: "table-scroll" }, storageTable(host.storage_locations))),
+      panel(`Storage locations (${host.storage_locations.length})`, { id: "host-storage" }, scrollBox("Storage locations", storageTable(host.storage_locations))),
     );
   }
 

@@ -19,6 +19,7 @@ import {
   loading,
   alert,
   pageHeader,
+  scrollBox,
 } from "../components/common.js";
 
 const STATE_GROUPS = [
@@ -80,9 +81,7 @@ export function mount(container, { ctx }) {
   const clustersPanel = panel(
     "Clusters",
     { id: "clusters" },
-    h(
-      "div",
-      { class: "table-scroll" },
+    scrollBox("Clusters",
       h(
         "table",
         { class: "data-table" },
@@ -95,9 +94,7 @@ export function mount(container, { ctx }) {
   const hostsPanel = panel(
     "Hosts",
     { id: "hosts" },
-    h(
-      "div",
-      { class: "table-scroll" },
+    scrollBox("Hosts",
       h(
         "table",
         { class: "data-table" },
@@ -214,9 +211,7 @@ export function mount(container, { ctx }) {
       panel(
         `Unreachable hosts (${fmt.count(hosts.length)})`,
         { id: "unreachable", className: "panel-bad" },
-        h(
-          "div",
-          { class: "table-scroll" },
+        scrollBox("Unreachable hosts",
           h(
             "table",
             { class: "data-table" },
@@ -297,7 +292,9 @@ export function mount(container, { ctx }) {
             "td",
             { class: "col-refresh nowrap" },
             host.status === "unreachable" ? ageText(host.last_seen, { prefix: "seen " }) : ageText(host.last_refresh),
-            host.last_refresh_duration_seconds !== null && host.last_refresh_duration_seconds !== undefined ? h("span", { class: "muted" }, ` · ${fmt.seconds(host.last_refresh_duration_seconds)}`) : null,
+            host.status !== "unreachable" && host.last_refresh_duration_seconds !== null && host.last_refresh_duration_seconds !== undefined
+              ? h("span", { class: "muted", title: "How long the last refresh took" }, ` · ${fmt.seconds(host.last_refresh_duration_seconds)}`)
+              : null,
           ),
         ),
     );

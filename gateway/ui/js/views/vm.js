@@ -20,6 +20,7 @@ import {
   empty,
   alert,
   pageHeader,
+  scrollBox,
 } from "../components/common.js";
 import { powerBar } from "../components/power.js";
 
@@ -30,9 +31,7 @@ function ipList(ips) {
 
 function disksTable(disks) {
   if (!disks.length) return empty("No virtual disks attached.");
-  return h(
-    "div",
-    { class: "table-scroll" },
+  return scrollBox("Virtual disks",
     h(
       "table",
       { class: "data-table" },
@@ -73,9 +72,7 @@ function disksTable(disks) {
 
 function nicsTable(nics) {
   if (!nics.length) return empty("No network adapters.");
-  return h(
-    "div",
-    { class: "table-scroll" },
+  return scrollBox("Network adapters",
     h(
       "table",
       { class: "data-table" },
