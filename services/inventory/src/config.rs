@@ -13,7 +13,12 @@
 //! [inventory.server]            # listen (default 127.0.0.1:50053), drain_timeout, keepalive_interval
 //! [inventory.telemetry]         # filter, format
 //! [inventory.remote_tasks]      # endpoint (default http://127.0.0.1:50051), timeouts
+//! [inventory.notifications]     # endpoint (default empty: no notifications), timeouts
 //! ```
+//!
+//! With `notifications.endpoint` set (e.g. `http://127.0.0.1:50055`), host unreachable /
+//! recovered, slow hosts and refresh cycles that cannot keep up are published as
+//! notifications ([`crate::notify`]); empty, they are only logged.
 
 use std::time::Duration;
 
@@ -55,6 +60,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// The remote-tasks service.
     pub remote_tasks: ClientConfig,
+    /// The notifications service; an empty endpoint means none.
+    pub notifications: ClientConfig,
 }
 
 impl Default for Config {
@@ -70,6 +77,10 @@ impl Default for Config {
             server: ServerConfig::on_port(DEFAULT_PORT),
             telemetry: TelemetryConfig::default(),
             remote_tasks: ClientConfig::local(REMOTE_TASKS_PORT),
+            notifications: ClientConfig {
+                endpoint: String::new(),
+                ..ClientConfig::local(0)
+            },
         }
     }
 }
@@ -126,6 +137,11 @@ impl ServiceConfig for Config {
         }
         if let Err((key, message)) = self.remote_tasks.check() {
             issues.push(&format!("remote_tasks.{key}"), message);
+        }
+        if !self.notifications.endpoint.trim().is_empty()
+            && let Err((key, message)) = self.notifications.check()
+        {
+            issues.push(&format!("notifications.{key}"), message);
         }
     }
 }

@@ -3,13 +3,16 @@
 //! resource catalogues — served as `aetherv.inventory.v1.Inventory`: summary, lists with
 //! filters, sort and paging, on-demand host refresh, and the revisioned `Watch` stream.
 //!
-//! Called by the gateway (and the jobs service, later) over gRPC. It calls only
-//! remote-tasks: `ListHosts` for the fleet, `Run("inventory.collect")` for each host, on a
-//! schedule spread over the refresh interval. A host that fails is marked unreachable with
-//! the reason; its VMs are kept and marked stale until it answers again.
+//! Called by the gateway (and the jobs service, later) over gRPC. It calls remote-tasks:
+//! `ListHosts` for the fleet, `Run("inventory.collect")` for each host, on a schedule
+//! spread over the refresh interval. A host that fails is marked unreachable with the
+//! reason; its VMs are kept and marked stale until it answers again. When configured, it
+//! publishes those transitions (and slow hosts, and cycles that cannot keep up) to the
+//! notifications service ([`notify`]).
 //!
 //! Layout: [`domain`] (the model, diffs, history, queries; no transport types),
 //! [`refresh`] (the refresh engine and schedule), [`remote`] (remote-tasks client),
+//! [`notify`] (notifications client),
 //! [`grpc`] (handlers), [`config`], and [`serve`].
 
 #![forbid(unsafe_code)]
@@ -17,6 +20,7 @@
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod notify;
 pub mod refresh;
 pub mod remote;
 
@@ -49,6 +53,9 @@ pub enum Error {
     /// The remote-tasks endpoint is unusable.
     #[error("inventory.remote_tasks.endpoint cannot be used")]
     RemoteTasks(#[source] aetherv_runtime::client::Error),
+    /// The notifications endpoint is unusable.
+    #[error("inventory.notifications.endpoint cannot be used")]
+    Notifications(#[source] aetherv_runtime::client::Error),
     /// The gRPC server failed.
     #[error("inventory grpc server failed")]
     Server(#[source] aetherv_runtime::server::Error),
@@ -67,7 +74,8 @@ pub fn start_revision() -> u64 {
 }
 
 /// Serves inventory on `listener` until `shutdown` resolves, refreshing through the
-/// remote-tasks service of `config.remote_tasks`.
+/// remote-tasks service of `config.remote_tasks`, and publishing notifications to
+/// `config.notifications` when its endpoint is set.
 pub async fn serve<F>(
     config: Config,
     listener: TcpListener,
@@ -77,14 +85,21 @@ where
     F: Future<Output = ()>,
 {
     let collector = remote::RemoteTasks::new(&config.remote_tasks).map_err(Error::RemoteTasks)?;
-    serve_with(
-        config,
-        listener,
-        shutdown,
-        Arc::new(collector),
-        Arc::new(LogHooks),
-    )
-    .await
+    let notifier = notify::Notifier::start(&config.notifications, config.slow_host_threshold)
+        .map_err(Error::Notifications)?;
+    let Some((hooks, sender)) = notifier else {
+        return serve_with(
+            config,
+            listener,
+            shutdown,
+            Arc::new(collector),
+            Arc::new(LogHooks),
+        )
+        .await;
+    };
+    let served = serve_with(config, listener, shutdown, Arc::new(collector), hooks).await;
+    sender.stop().await;
+    served
 }
 
 /// [`serve`] with the collector and hooks given (the service passes remote-tasks and the

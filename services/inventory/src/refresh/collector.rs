@@ -33,16 +33,25 @@ pub trait Collector: Send + Sync + 'static {
 }
 
 /// What the engine reports beyond the model: transitions operators should hear about.
-/// Notifications (a later issue) plug in here; the default logs them.
+/// [`crate::notify::Notifier`] publishes them as notifications; the default logs them.
 pub trait RefreshHooks: Send + Sync + 'static {
     /// A host that was reachable (or never refreshed) failed.
     fn host_unreachable(&self, host: &HostId, reason: &str);
     /// An unreachable host answered again.
     fn host_recovered(&self, host: &HostId);
-    /// A refresh took longer than the slow-host threshold.
+    /// A refresh took longer than the slow-host threshold (called for every such refresh).
     fn host_slow(&self, host: &HostId, took: Duration);
+    /// A refresh of a host that was slow took less than the threshold again.
+    fn host_slow_cleared(&self, host: &HostId) {
+        let _ = host;
+    }
     /// A cycle could not keep up with the interval.
     fn cycle_overrun(&self, took: Duration, interval: Duration);
+    /// A cycle finished with every host refreshed before it was due again (called for
+    /// every such cycle).
+    fn cycle_caught_up(&self, took: Duration, interval: Duration) {
+        let _ = (took, interval);
+    }
 }
 
 /// The default hooks: one log line per transition.

@@ -183,7 +183,9 @@ impl Refresher {
             duration,
         };
         self.with_stats(|stats| stats.record_refresh(duration));
-        let before = self.store.read(|fleet| fleet.host(host).map(|h| h.status));
+        let before = self
+            .store
+            .read(|fleet| fleet.host(host).map(|h| (h.status, h.slow)));
         let (applied, collect_error) = match &collected {
             Ok(data) => (self.store.apply(ticket, Ok(data), attempt), None),
             Err(CollectError::Failed(error)) => {
@@ -228,8 +230,9 @@ impl Refresher {
         }))
     }
 
-    fn report_transition(&self, before: Option<HostStatus>, host: &Host, took: Duration) {
-        match (before, host.status) {
+    fn report_transition(&self, before: Option<(HostStatus, bool)>, host: &Host, took: Duration) {
+        let was_slow = before.is_some_and(|(_, slow)| slow);
+        match (before.map(|(status, _)| status), host.status) {
             (Some(HostStatus::Unreachable), HostStatus::Reachable) => {
                 self.hooks.host_recovered(&host.id);
             }
@@ -240,6 +243,8 @@ impl Refresher {
         }
         if host.slow {
             self.hooks.host_slow(&host.id, took);
+        } else if was_slow {
+            self.hooks.host_slow_cleared(&host.id);
         }
     }
 

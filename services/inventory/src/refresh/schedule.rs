@@ -181,6 +181,8 @@ async fn run_cycle(
     report.duration = cycle_start.elapsed();
     if report.overrun {
         refresher.hooks().cycle_overrun(report.duration, interval);
+    } else {
+        refresher.hooks().cycle_caught_up(report.duration, interval);
     }
     refresher.with_stats(|stats| stats.record_cycle(report));
 }
