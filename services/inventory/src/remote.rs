@@ -11,6 +11,7 @@ use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
 use aetherv_runtime::{ApiError, CallContext, ClientConfig, ErrorCode};
 use futures::future::BoxFuture;
 use tonic::Code;
+use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
 
 use crate::refresh::collector::{CollectError, Collector};
@@ -29,8 +30,13 @@ impl RemoteTasks {
     /// A client of `config.endpoint` (connects on first use).
     pub fn new(config: &ClientConfig) -> Result<RemoteTasks, aetherv_runtime::client::Error> {
         let channel = aetherv_runtime::connect_lazy(config)?;
+        let client = RemoteTasksClient::new(channel)
+            // A host with many VMs answers more than tonic's 4 MiB default; remote-tasks
+            // compresses when asked.
+            .max_decoding_message_size(64 << 20)
+            .accept_compressed(CompressionEncoding::Gzip);
         Ok(RemoteTasks {
-            client: RemoteTasksClient::new(channel),
+            client,
             request_timeout: config.request_timeout,
         })
     }
