@@ -79,7 +79,7 @@ async fn the_timeout_covers_the_run_and_not_the_queueing() {
     config.limits.global_in_flight = 1;
     let service = Service::start(config).await;
     let host = &fleet.hosts()[0];
-    host.set_operation_latency(Operation::Noop, Duration::from_millis(1500));
+    host.set_operation_latency(Operation::Noop, Duration::from_secs(5));
     let mut first = service.client.clone();
     let mut second = service.client.clone();
     let slow = request(host.name(), "noop", json!({}), pb::Category::Control);
@@ -96,7 +96,7 @@ async fn the_timeout_covers_the_run_and_not_the_queueing() {
             json!({}),
             pb::Category::Inventory,
         ),
-        Duration::from_secs(1),
+        Duration::from_secs(3),
     );
     let events = run_ok(&mut second, quick).await;
     let started = events.iter().find_map(|e| match &e.event {
@@ -104,7 +104,7 @@ async fn the_timeout_covers_the_run_and_not_the_queueing() {
         _ => None,
     });
     assert!(
-        started.is_some_and(|queued| queued > Duration::from_secs(1)),
+        started.is_some_and(|queued| queued > Duration::from_secs(3)),
         "queued for {started:?}"
     );
     assert!(result(&events).ok, "{:?}", result(&events));
@@ -237,7 +237,7 @@ async fn a_grpc_deadline_bounds_the_run_and_stops_the_command() {
         request(host.name(), "noop", json!({}), pb::Category::Control),
         "job-deadline",
     ));
-    request.set_timeout(Duration::from_secs(1));
+    request.set_timeout(Duration::from_secs(3));
     // The deadline reaches the server (grpc-timeout) and bounds the run there: the stream
     // ends with a DEADLINE_EXCEEDED result once the command has been stopped.
     let mut stream = match client.run(request).await {
@@ -307,4 +307,32 @@ async fn a_refusing_host_is_unavailable_at_once_and_an_unresponsive_one_times_ou
     );
     assert_eq!(error.agent_code, "TIMEOUT");
     service.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_commands_still_running_on_hosts() {
+    let fleet = fleet(1).await;
+    let service = Service::start(config_for(&fleet)).await;
+    let host = &fleet.hosts()[0];
+    host.set_latency(LONG);
+    let mut client = service.client.clone();
+    let mut stream = match client
+        .run(correlated(
+            request(host.name(), "noop", json!({}), pb::Category::Control),
+            "job-at-shutdown",
+        ))
+        .await
+    {
+        Ok(response) => response.into_inner(),
+        Err(status) => panic!("{status:?}"),
+    };
+    until_started(&mut stream).await;
+    running_on(host, "job-at-shutdown").await;
+    // The drain deadline (2 s for tests) passes with the task still running; serve returns
+    // only once it has been stopped on the host.
+    service.stop().await;
+    let record = finished_record(host, "job-at-shutdown").await;
+    assert_eq!(record.outcome, Outcome::Terminated, "{record:?}");
+    assert_eq!(host.running_operations(), 0);
+    drop(stream);
 }

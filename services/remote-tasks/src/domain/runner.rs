@@ -325,3 +325,59 @@ pub fn humanize(duration: Duration) -> String {
         format!("{:.1}s", duration.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: u32) -> EventKind {
+        EventKind::Log {
+            level: LogLevel::Info,
+            message: format!("line {n}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_loses_log_lines_with_a_visible_gap_but_never_the_result() {
+        let (sender, mut receiver) = mpsc::channel(3);
+        let mut emitter = Emitter {
+            task_id: TaskId::random(),
+            sequence: 0,
+            sender,
+            dropped: 0,
+        };
+        emitter.offer(EventKind::Accepted { queue_position: 0 });
+        for n in 0..5 {
+            emitter.offer(log(n));
+        }
+        assert_eq!(emitter.dropped, 3);
+        let reader = tokio::spawn(async move {
+            let mut sequences = Vec::new();
+            while let Some(event) = receiver.recv().await {
+                sequences.push((event.sequence, matches!(event.kind, EventKind::Finished(_))));
+            }
+            sequences
+        });
+        let result = TaskResult {
+            outcome: Ok(serde_json::Map::new()),
+            run_duration: Duration::ZERO,
+            exit_code: Some(0),
+        };
+        emitter.finish(result).await;
+        drop(emitter);
+        let sequences = reader.await.unwrap_or_default();
+        assert_eq!(
+            sequences,
+            [(1, false), (2, false), (3, false), (7, true)],
+            "events 4-6 were dropped; the gap shows it; the result arrived"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+        assert_eq!(humanize(Duration::from_secs(2)), "2s");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(humanize(Duration::from_secs(300)), "5m");
+    }
+}
