@@ -16,7 +16,8 @@
 //! [notifications.telemetry]     # filter, format
 //! ```
 //!
-//! Environment: `AETHERV_NOTIFICATIONS__RETENTION__MAX_AGE=7days`, and so on.
+//! Environment: `AETHERV_NOTIFICATIONS__RETENTION__MAX_AGE=7days`, and so on;
+//! `config.example.toml` beside this crate shows every key with its default.
 
 use std::time::Duration;
 
@@ -152,6 +153,15 @@ impl ServiceConfig for Config {
 mod tests {
     use super::*;
     use aetherv_runtime::config::Loader;
+
+    #[test]
+    fn the_example_file_names_every_key_with_its_default() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        match Loader::new().file(path).load::<Config>() {
+            Ok(config) => assert_eq!(config, Config::default()),
+            Err(error) => panic!("config.example.toml is refused: {error}"),
+        }
+    }
 
     #[test]
     fn layers_set_nested_keys_and_validation_names_them() {

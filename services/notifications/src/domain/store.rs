@@ -302,8 +302,8 @@ impl Store {
     }
 
     /// Marks every notification read; returns how many were unread (one `AllRead` event
-    /// when any).
-    pub fn mark_all_read(&self, now: SystemTime) -> u32 {
+    /// when any) and the unread count afterwards (0 unless another call raced it).
+    pub fn mark_all_read(&self, now: SystemTime) -> (u32, u32) {
         let mut guard = self.lock();
         let state = &mut *guard;
         let ids = state.book.unread_ids();
@@ -319,7 +319,7 @@ impl Store {
         if marked > 0 {
             self.emit(state, now, Change::AllRead { marked });
         }
-        marked
+        (marked, count(state.book.unread_count()))
     }
 
     /// Deletes one notification; returns the unread count afterwards.

@@ -137,8 +137,7 @@ impl Notifications for NotificationsService {
         &self,
         _request: Request<pb::MarkAllReadRequest>,
     ) -> Result<Response<pb::MarkAllReadResponse>, Status> {
-        let marked = self.store.mark_all_read(SystemTime::now());
-        let (_, unread) = self.store.position();
+        let (marked, unread) = self.store.mark_all_read(SystemTime::now());
         Ok(Response::new(pb::MarkAllReadResponse {
             marked,
             unread_count: unread,
