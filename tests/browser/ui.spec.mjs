@@ -8,7 +8,8 @@
 //   2. a known VM is found through the VM table's search, its row matches the simulator;
 //   3. its page shows the simulator's settings, disks and NICs;
 //   4. an out-of-band change in the simulator (the VM turned off as if in Hyper-V Manager)
-//      reaches the open page over /ws, without a reload;
+//      reaches the open page over /ws, without a reload; after a dropped connection the
+//      page reconnects and a change made meanwhile arrives (resumed from its cursor);
 //   5. power buttons: Start (no confirmation) and Turn off (confirmation dialog) change the
 //      VM in the simulator and on the page;
 //   6. host and cluster pages, reached by links and the tree, with the keyboard too;
@@ -156,6 +157,54 @@ try {
     await shoot(page, "05-vm-page-after-out-of-band-change");
   });
 
+  await steps.run("after a dropped WebSocket the page reconnects and resumes: a change made meanwhile arrives, no reload", async () => {
+    // The page's WebSocket goes through Playwright to the real gateway, so the test can cut
+    // it and refuse reconnects for a while, like a network outage between browser and gateway.
+    const tab = await watcher.page("reconnect");
+    pages.push(tab);
+    let refuse = false;
+    const open = [];
+    await tab.routeWebSocket(/\/ws$/, (socket) => {
+      if (refuse) {
+        socket.close({ code: 1012, reason: "test: gateway unreachable" });
+        return;
+      }
+      open.push({ socket, server: socket.connectToServer() });
+    });
+    const other = [...truth.get(knownHost.id)].filter((vm) => vm.id !== known.id && vm.state === "Running").sort((a, b) => a.name.localeCompare(b.name))[0];
+    assert.ok(other, "a second running VM on the known host");
+    await tab.goto(`${base}/vms/${other.id}`);
+    await tab.waitForSelector("#connection[data-state=live]");
+    await waitForState(tab, "running", 5000);
+    await tab.evaluate(() => {
+      window.__aethervMarker = "reconnect";
+    });
+    refuse = true;
+    for (const { socket, server } of open.splice(0)) {
+      server.close();
+      socket.close({ code: 1012, reason: "test: connection lost" });
+    }
+    await tab.waitForSelector("#connection[data-state=offline]", { timeout: 10000 });
+    await sim.change(knownHost.name, other.id, { state: "Off" });
+    // Inventory has it (REST answers), while the page, cut off from /ws, still shows running.
+    const deadline = Date.now() + LIVE_MS;
+    for (;;) {
+      const record = await (await fetch(`${base}/api/v1/vms/${other.id}`)).json();
+      if (record.state === "off") break;
+      assert.ok(Date.now() < deadline, "inventory saw the change");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(await tab.evaluate(() => document.querySelector(".page-title .badge")?.dataset.state), "running");
+    await shoot(tab, "05b-offline-indicator", { fullPage: false });
+    refuse = false;
+    await tab.waitForSelector("#connection[data-state=live]", { timeout: 30000 });
+    await waitForState(tab, "off", 15000);
+    assert.equal(await tab.evaluate(() => window.__aethervMarker), "reconnect", "the page was not reloaded");
+    await sim.change(knownHost.name, other.id, { state: "Running" });
+    await waitForState(tab, "running");
+    await tab.close();
+  });
+
   await steps.run("Start (no confirmation) starts the VM in the simulator and on the page", async () => {
     await page.click('button[data-action="start"]');
     await page.waitForFunction(() => /accepted|done/i.test(document.querySelector(".power-result")?.textContent || ""), null, { timeout: 15000 });
@@ -209,7 +258,7 @@ try {
     });
   }
 
-  await steps.run("keyboard: '/' focuses the tree search, a host name filters the tree, Enter on it opens the host", async () => {
+  await steps.run("keyboard: '/' focuses the tree search, a host name filters the tree, arrows expand it (VMs load lazily) and collapse it, Enter opens it", async () => {
     await page.goto(`${base}/`);
     await page.waitForSelector(`[role=treeitem][data-key="host:${knownHost.id}"]`);
     await page.locator("body").press("/");
@@ -223,6 +272,17 @@ try {
     await page.keyboard.press("ArrowDown");
     await page.keyboard.press("ArrowDown");
     assert.equal(await page.evaluate(() => document.activeElement?.dataset.key), `host:${knownHost.id}`);
+    // ArrowRight expands the host: its VMs are fetched then (lazily), sorted by name.
+    await page.keyboard.press("ArrowRight");
+    const vmItems = page.locator(`[role=treeitem][data-key="host:${knownHost.id}"] + [role=group] [role=treeitem][data-key^="vm:"]`);
+    await vmItems.first().waitFor();
+    const expected = truth.get(knownHost.id).map((vm) => vm.name).sort((x, y) => x.localeCompare(y));
+    assert.deepEqual((await vmItems.locator(".tree-label").allInnerTexts()).map((t) => t.trim()), expected.slice(0, 100), "the host's VMs, by name");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.key), `vm:${[...truth.get(knownHost.id)].sort((x, y) => x.name.localeCompare(y.name))[0].id}`);
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    assert.equal(await page.getAttribute(`[role=treeitem][data-key="host:${knownHost.id}"]`, "aria-expanded"), "false", "ArrowLeft collapses");
     await page.keyboard.press("Enter");
     await page.waitForURL(`${base}/hosts/${encodeURIComponent(knownHost.id)}`);
     await page.waitForSelector("#host-facts");

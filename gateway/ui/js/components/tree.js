@@ -430,12 +430,12 @@ export class NavTree {
       case "ArrowRight":
         event.preventDefault();
         if (expandable && !open) this.toggle(item.dataset.key, true);
-        else if (expandable && open) move(item.parentElement.querySelector("[role=group] [role=treeitem]"));
+        else if (expandable && open) move(item.parentElement.querySelector(":scope > [role=group] [role=treeitem]"));
         break;
       case "ArrowLeft": {
         event.preventDefault();
         if (expandable && open) this.toggle(item.dataset.key, false);
-        else move(item.parentElement.parentElement.closest("li")?.querySelector("[role=treeitem]"));
+        else move(item.parentElement.parentElement.closest("li")?.querySelector(":scope > [role=treeitem]"));
         break;
       }
       case "Enter":
