@@ -22,6 +22,10 @@ struct Args {
     /// How often each host is refreshed, e.g. 30s (inventory.refresh_interval).
     #[arg(long, value_name = "DURATION")]
     refresh_interval: Option<String>,
+    /// The notifications service, e.g. http://127.0.0.1:50055
+    /// (inventory.notifications.endpoint); none by default.
+    #[arg(long, value_name = "URL")]
+    notifications: Option<String>,
 }
 
 fn load(args: &Args) -> Result<Config, aetherv_runtime::config::Error> {
@@ -34,6 +38,13 @@ fn load(args: &Args) -> Result<Config, aetherv_runtime::config::Error> {
     }
     if let Some(interval) = &args.refresh_interval {
         loader = loader.flag("refresh_interval", interval.clone(), "--refresh-interval");
+    }
+    if let Some(endpoint) = &args.notifications {
+        loader = loader.flag(
+            "notifications.endpoint",
+            endpoint.clone(),
+            "--notifications",
+        );
     }
     loader.load()
 }

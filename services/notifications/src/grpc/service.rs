@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aetherv_proto::notifications::v1 as pb;
 use aetherv_proto::notifications::v1::notifications_server::Notifications;
-use aetherv_runtime::{ApiError, CallContext, DrainSignal, ErrorCode};
+use aetherv_runtime::{ApiError, DrainSignal, ErrorCode};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -71,11 +71,10 @@ impl Notifications for NotificationsService {
         &self,
         request: Request<pb::PublishRequest>,
     ) -> Result<Response<pb::PublishResponse>, Status> {
-        let context = CallContext::from_request(&request);
+        // The call's span carries the caller, so the warning below says who sent it.
         let checked = request::publish(request.into_inner())?;
         if !checked.scrubbed.is_empty() {
             tracing::warn!(
-                caller = ?context.caller.as_ref().map(ToString::to_string),
                 fields = ?checked.scrubbed,
                 "secret-looking values were masked in a published notification"
             );
