@@ -61,6 +61,25 @@ pub fn start_event_id() -> u64 {
 
 /// Serves notifications on `listener` until `shutdown` resolves, then drains: Subscribe
 /// streams end at once, unary calls get `server.drain_timeout`.
+///
+/// In tests, on a loopback port 0:
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use aetherv_notifications::{Config, serve};
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?; // http://{address} for NotificationsClient
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let server = tokio::spawn(serve(Config::for_testing(), listener, async {
+///     let _ = stopped.await;
+/// }));
+/// // ... Publish, List, Subscribe through aetherv_proto's NotificationsClient ...
+/// let _ = stop.send(());
+/// server.await??;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve<F>(
     config: Config,
     listener: TcpListener,
