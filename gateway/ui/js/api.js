@@ -98,6 +98,22 @@ export function post(path, body = {}, options = {}) {
   return request("POST", path, { ...options, body });
 }
 
+/** GET /readyz: the gateway's readiness and each service's health (200 or 503, same body). */
+export async function readiness({ signal } = {}) {
+  let response;
+  try {
+    response = await fetch("/readyz", { signal, headers: { Accept: "application/json" } });
+  } catch (error) {
+    if (error && error.name === "AbortError") throw error;
+    throw new ApiError(0, "NETWORK", "the gateway did not answer (network error)");
+  }
+  try {
+    return await response.json();
+  } catch {
+    throw new ApiError(response.status, "HTTP_" + response.status, `/readyz answered ${response.status} without a readable body`);
+  }
+}
+
 /** Path segment encoding for ids and names. */
 export function segment(value) {
   return encodeURIComponent(value);
@@ -110,9 +126,7 @@ export function describeError(error) {
   if (error.code === "NETWORK") return "The gateway is not answering. Check that it is running; the page retries when you reload or navigate.";
   if (details.dependency && (error.status === 503 || error.status === 504)) {
     const service = String(details.dependency).replace(/_/g, "-");
-    return error.status === 504
-      ? `The ${service} service did not answer in time. ${error.message}`
-      : `The ${service} service is not answering. ${error.message}`;
+    return error.status === 504 ? `The ${service} service did not answer in time.` : `The ${service} service is not answering.`;
   }
   return error.message ? error.message[0].toUpperCase() + error.message.slice(1) : `Request failed (${error.status})`;
 }

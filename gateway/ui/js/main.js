@@ -18,6 +18,7 @@ import * as vms from "./views/vms.js";
 import * as vm from "./views/vm.js";
 import * as host from "./views/host.js";
 import * as cluster from "./views/cluster.js";
+import * as system from "./views/system.js";
 import * as notFound from "./views/notfound.js";
 
 const ROUTES = [
@@ -26,6 +27,7 @@ const ROUTES = [
   { name: "vm", pattern: /^\/vms\/([^/]+)\/?$/, view: vm },
   { name: "host", pattern: /^\/hosts\/([^/]+)\/?$/, view: host },
   { name: "cluster", pattern: /^\/clusters\/([^/]+)\/?$/, view: cluster },
+  { name: "system", pattern: /^\/system\/?$/, view: system },
   { name: "not-found", pattern: /^(.*)$/, view: notFound },
 ];
 

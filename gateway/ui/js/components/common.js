@@ -212,7 +212,7 @@ export function errorBox(error, retry = null, title = "Could not load this view"
       { class: "alert-body" },
       h("p", { class: "alert-title" }, title),
       h("p", {}, describeError(error)),
-      code ? h("p", { class: "muted mono" }, code) : null,
+      code && error.message && describeError(error) !== error.message ? h("p", { class: "muted alert-detail" }, `${error.message} (${code})`) : code ? h("p", { class: "muted alert-detail" }, code) : null,
     ),
     retry ? h("button", { type: "button", class: "button", on: { click: retry } }, icon("refresh", 14), "Retry") : null,
   );

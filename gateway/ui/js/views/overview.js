@@ -22,6 +22,8 @@ import {
   scrollBox,
 } from "../components/common.js";
 
+const SLOW_SHOWN = 8;
+
 const STATE_GROUPS = [
   { key: "running", states: ["running"], tone: "ok" },
   { key: "off", states: ["off"], tone: "neutral" },
@@ -151,7 +153,13 @@ export function mount(container, { ctx }) {
         alert(
           "warn",
           `${fmt.plural(refresh.slow_hosts.length, "slow host")}`,
-          h("p", {}, "These hosts take much longer to refresh than the others: ", refresh.slow_hosts.map((name, i) => [i ? ", " : "", h("a", { href: `/hosts/${segment(name)}` }, fmt.shortHost(name))])),
+          h(
+            "p",
+            {},
+            "These hosts take much longer to refresh than the others: ",
+            refresh.slow_hosts.slice(0, SLOW_SHOWN).map((name, i) => [i ? ", " : "", h("a", { href: `/hosts/${segment(name)}` }, fmt.shortHost(name))]),
+            refresh.slow_hosts.length > SLOW_SHOWN ? ` and ${fmt.count(refresh.slow_hosts.length - SLOW_SHOWN)} more (marked “slow” in the hosts table).` : ".",
+          ),
         ),
       );
     }
@@ -309,7 +317,7 @@ export function mount(container, { ctx }) {
         ["Average per host", refresh.average_host_refresh_seconds !== null && refresh.average_host_refresh_seconds !== undefined ? fmt.seconds(refresh.average_host_refresh_seconds) : null],
         ["Keeping up", refresh.overrun ? h("span", { class: "tone-text-warn" }, "No — the cycle overruns its interval") : "Yes"],
         ["First refresh", refresh.initial_refresh_done ? "Done" : "Running…"],
-        ["Slow hosts", refresh.slow_hosts?.length ? refresh.slow_hosts.map(fmt.shortHost).join(", ") : "None"],
+        ["Slow hosts", refresh.slow_hosts?.length ? fmt.count(refresh.slow_hosts.length) : "None"],
       ]),
     );
   }
@@ -317,7 +325,7 @@ export function mount(container, { ctx }) {
   let built = false;
   function render() {
     if (!store.loaded) {
-      body.replaceChildren(store.error ? errorBox(store.error, () => ctx.reloadStore()) : loading("Loading the fleet…"));
+      body.replaceChildren(store.error ? errorBox(store.error, () => ctx.reloadStore(), "Could not load the fleet (retrying on its own)") : loading("Loading the fleet…"));
       built = false;
       return;
     }
