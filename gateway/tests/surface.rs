@@ -477,14 +477,14 @@ async fn websocket_protocol_rules_hold_without_any_service() {
         ),
     }
 
-    // Silence closes the connection (1000), a binary frame too (1003).
+    // A binary frame closes the connection (1003); silence too (1000).
+    second.send_binary(vec![1, 2, 3]).await;
+    let closed = second.next_of_type("__close", wait).await;
+    assert_eq!(closed["code"], 1003);
     let closed = client
         .next_of_type("__close", Duration::from_secs(10))
         .await;
     assert_eq!(closed["code"], 1000);
     assert_eq!(closed["reason"], "idle timeout");
-    second.send_binary(vec![1, 2, 3]).await;
-    let closed = second.next_of_type("__close", wait).await;
-    assert_eq!(closed["code"], 1003);
     gateway.stop().await;
 }

@@ -199,10 +199,19 @@ impl Connection {
         };
         self.send(protocol::subscribed(&request.topic, request.after))
             .await?;
+        let head = subscription.topic.feed.head();
         match (subscription.topic.feed.attach(request.after), request.after) {
             (Attach::At { next_seq, cursor }, _) => {
                 subscription.mode = Mode::Live { next_seq };
                 subscription.position = Some(cursor);
+            }
+            // A REST revision equal to the ring's last one (whose events may not all have
+            // arrived yet): continue at the end, skipping what the client has.
+            (Attach::Ahead { next_seq }, Some(after))
+                if head.is_some_and(|head| after.number() <= head.number()) =>
+            {
+                subscription.mode = Mode::Live { next_seq };
+                subscription.skip = Some(after);
             }
             (Attach::NotReady, None) => subscription.mode = Mode::Pending,
             (Attach::TooOld | Attach::Ahead { .. } | Attach::NotReady, Some(after)) => {
@@ -314,7 +323,12 @@ impl Connection {
             };
             let mut frames = Vec::new();
             let done = match subscription.topic.feed.read(next_seq, READ_BATCH) {
-                Read::Lagged { next_seq, head } => {
+                Read::Lagged {
+                    next_seq: end,
+                    head,
+                } => {
+                    tracing::debug!(topic, from = next_seq, end, "websocket reader fell behind");
+                    let next_seq = end;
                     subscription.mode = Mode::Live { next_seq };
                     subscription.position = head;
                     subscription.skip = None;
@@ -373,6 +387,7 @@ fn start_catch_up(
     subscription: &mut Subscription,
     after: Cursor,
 ) {
+    tracing::debug!(topic = subscription.topic.feed.topic(), %after, round = subscription.rounds + 1, "websocket catch-up from the service");
     let permits = hub.catch_ups.clone();
     let source = subscription.topic.source.clone();
     let feed = subscription.topic.feed.clone();

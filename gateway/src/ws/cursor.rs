@@ -33,6 +33,13 @@ impl Cursor {
         }
     }
 
+    /// The number (revision or event id) the cursor is at.
+    pub fn number(self) -> u64 {
+        match self {
+            Cursor::Through(number) | Cursor::Within(number, _) => number,
+        }
+    }
+
     /// Whether an event with cursor `event` comes after this position (the holder of this
     /// cursor has not seen it).
     pub fn precedes(self, event: Cursor) -> bool {

@@ -40,6 +40,9 @@ pub struct TopicFeed {
     pub source: Arc<dyn Source>,
 }
 
+/// Bytes a connection buffers before writing to its socket (and waiting when it is full).
+const WRITE_BUFFER: usize = 32 * 1024;
+
 /// Topic names reserved for the next release, and the service each needs.
 const RESERVED: [(&str, Dependency); 2] = [
     ("jobs", Dependency::Jobs),
@@ -165,6 +168,10 @@ impl Hub {
         upgrade
             .max_message_size(self.config.max_message_bytes)
             .max_frame_size(self.config.max_message_bytes)
+            // A small write buffer: a client that stops reading blocks its connection's
+            // writes soon (and then falls behind in the ring) instead of piling frames up
+            // in the gateway's memory.
+            .write_buffer_size(WRITE_BUFFER)
             .on_upgrade(move |socket| {
                 tasks.track_future(connection::run(socket, hub, permit, connection_id))
             })

@@ -98,3 +98,26 @@ pub fn check(method: &str, path: &str, status: u16, body: &Value) {
         errors.join("\n")
     );
 }
+
+/// Validates `value` against `components.schemas.<name>`.
+pub fn check_component(name: &str, value: &Value) {
+    let mut wrapper = document().clone();
+    wrapper["$ref"] = json!(format!("#/components/schemas/{name}"));
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&wrapper);
+    let validator = match validator {
+        Ok(validator) => validator,
+        Err(error) => panic!("components.schemas.{name} does not compile: {error}"),
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name}: {}\nvalue: {value}",
+        errors.join("\n")
+    );
+}
