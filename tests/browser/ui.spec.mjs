@@ -12,7 +12,7 @@
 //      page reconnects and a change made meanwhile arrives (resumed from its cursor);
 //   5. power buttons: Start (no confirmation) and Turn off (confirmation dialog) change the
 //      VM in the simulator and on the page;
-//   6. host and cluster pages, reached by links and the tree, with the keyboard too;
+//   6. host, cluster and System pages, reached by links and the tree, with the keyboard too;
 //   7. deep links on fresh page loads (/vms/{id}, /hosts/{fqdn}, a VM table query), Back;
 //   8. a host that stops answering shows as unreachable (reason, last-seen age, stale VMs)
 //      and recovers, live;
@@ -70,10 +70,11 @@ try {
   const truth = new Map();
   for (const host of hosts) truth.set(host.id, await sim.vms(host.name));
   const totalVms = [...truth.values()].reduce((sum, vms) => sum + vms.length, 0);
-  // The known VM: the first running VM (by name) of the first host.
-  const knownHost = hosts[0];
-  const known = [...truth.get(knownHost.id)].filter((vm) => vm.state === "Running").sort((a, b) => a.name.localeCompare(b.name))[0];
-  assert.ok(known, `the simulator has a running VM on ${knownHost.id}`);
+  // The known VM: the first running VM (by name) of the first host that has one.
+  const byName = (a, b) => a.name.localeCompare(b.name);
+  const knownHost = hosts.find((host) => truth.get(host.id).some((vm) => vm.state === "Running"));
+  assert.ok(knownHost, "the simulator has a running VM");
+  const known = [...truth.get(knownHost.id)].filter((vm) => vm.state === "Running").sort(byName)[0];
   console.log(`fleet: ${hosts.length} hosts, ${totalVms} VMs; known VM ${known.name} (${known.id}) on ${knownHost.id}`);
 
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
@@ -171,11 +172,13 @@ try {
       }
       open.push({ socket, server: socket.connectToServer() });
     });
-    const other = [...truth.get(knownHost.id)].filter((vm) => vm.id !== known.id && vm.state === "Running").sort((a, b) => a.name.localeCompare(b.name))[0];
-    assert.ok(other, "a second running VM on the known host");
+    const other = [...truth.get(knownHost.id)].filter((vm) => vm.id !== known.id).sort(byName)[0];
+    assert.ok(other, "a second VM on the known host");
+    const before = await simState(knownHost.name, other.id);
+    const [after, afterSim] = before === "off" ? ["running", "Running"] : ["off", "Off"];
     await tab.goto(`${base}/vms/${other.id}`);
     await tab.waitForSelector("#connection[data-state=live]");
-    await waitForState(tab, "running", 5000);
+    await waitForState(tab, before, 5000);
     await tab.evaluate(() => {
       window.__aethervMarker = "reconnect";
     });
@@ -185,23 +188,21 @@ try {
       socket.close({ code: 1012, reason: "test: connection lost" });
     }
     await tab.waitForSelector("#connection[data-state=offline]", { timeout: 10000 });
-    await sim.change(knownHost.name, other.id, { state: "Off" });
-    // Inventory has it (REST answers), while the page, cut off from /ws, still shows running.
+    await sim.change(knownHost.name, other.id, { state: afterSim });
+    // Inventory has it (REST answers), while the page, cut off from /ws, still shows the old state.
     const deadline = Date.now() + LIVE_MS;
     for (;;) {
       const record = await (await fetch(`${base}/api/v1/vms/${other.id}`)).json();
-      if (record.state === "off") break;
+      if (record.state === after) break;
       assert.ok(Date.now() < deadline, "inventory saw the change");
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    assert.equal(await tab.evaluate(() => document.querySelector(".page-title .badge")?.dataset.state), "running");
+    assert.equal(await tab.evaluate(() => document.querySelector(".page-title .badge")?.dataset.state), before);
     await shoot(tab, "05b-offline-indicator", { fullPage: false });
     refuse = false;
     await tab.waitForSelector("#connection[data-state=live]", { timeout: 30000 });
-    await waitForState(tab, "off", 15000);
+    await waitForState(tab, after, 15000);
     assert.equal(await tab.evaluate(() => window.__aethervMarker), "reconnect", "the page was not reloaded");
-    await sim.change(knownHost.name, other.id, { state: "Running" });
-    await waitForState(tab, "running");
     await tab.close();
   });
 
@@ -257,6 +258,21 @@ try {
       await a11y(page, "cluster page");
     });
   }
+
+  await steps.run("the System page shows the gateway's version and every service serving", async () => {
+    await page.click('a[data-nav="system"]');
+    await page.waitForURL(`${base}/system`);
+    await page.waitForSelector("#system-services tbody tr");
+    assert.match(await text(page.locator("#system-about")), /Aether-V \d+\.\d+\.\d+/);
+    const rows = await page.locator("#system-services tbody tr").allInnerTexts();
+    for (const service of ["aetherv-inventory", "aetherv-remote-tasks"]) {
+      const row = rows.find((line) => line.includes(service));
+      assert.ok(row, `${service} is listed`);
+      assert.match(row, /Serving/, `${service} is serving`);
+    }
+    await shoot(page, "10-system");
+    await a11y(page, "system page");
+  });
 
   await steps.run("keyboard: '/' focuses the tree search, a host name filters the tree, arrows expand it (VMs load lazily) and collapse it, Enter opens it", async () => {
     await page.goto(`${base}/`);
@@ -333,7 +349,7 @@ try {
       assert.match(await text(cells.nth(1)), /\S{10,}/, "a reason is shown");
       assert.match(await text(cells.nth(2)), /ago|just now/, "the last-seen age is shown");
       await page.waitForSelector(`[role=treeitem][data-key="host:${victim.id}"] .dot.tone-bad`);
-      await shoot(page, "10-overview-unreachable-host");
+      await shoot(page, "11-overview-unreachable-host");
       await a11y(page, "overview with an unreachable host");
       await page.click(`#unreachable a[href="/hosts/${encodeURIComponent(victim.id)}"]`);
       await page.waitForSelector("#host-facts");
@@ -341,7 +357,7 @@ try {
       await page.waitForSelector("#host-vms .vm-table tbody tr.stale");
       const rows = await page.locator("#host-vms .vm-table tbody tr").count();
       assert.equal(await page.locator("#host-vms .vm-table tbody tr.stale").count(), rows, "every VM of the host is marked stale");
-      await shoot(page, "11-host-unreachable");
+      await shoot(page, "12-host-unreachable");
     } finally {
       await sim.call("POST", `/hosts/${encodeURIComponent(victim.name)}/knobs/reset`);
     }
@@ -355,11 +371,11 @@ try {
     const small = await phoneWatch.page("phone");
     await small.goto(`${base}/`);
     await small.waitForSelector(".tiles .tile");
-    await shoot(small, "12-phone-overview-dark");
+    await shoot(small, "13-phone-overview-dark");
     await small.click("#nav-toggle");
     await small.waitForSelector('#sidebar[data-open="true"]');
     await small.waitForTimeout(300);
-    await shoot(small, "13-phone-drawer-dark", { fullPage: false });
+    await shoot(small, "14-phone-drawer-dark", { fullPage: false });
     await small.click(`[role=treeitem][data-key="host:${knownHost.id}"] .tree-label`);
     await small.waitForSelector("#host-facts");
     assert.equal(await small.getAttribute("#sidebar", "data-open"), "false", "the drawer closes after navigating");
@@ -367,7 +383,7 @@ try {
     await small.waitForSelector("#vm-summary");
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `no sideways scrolling of the page (overflow ${overflow}px)`);
-    await shoot(small, "14-phone-vm-page-dark");
+    await shoot(small, "15-phone-vm-page-dark");
     await a11y(small, "phone vm page (dark)");
     await small.goto(`${base}/`);
     await small.waitForSelector(".tiles .tile");
