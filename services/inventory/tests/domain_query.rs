@@ -419,6 +419,22 @@ fn pages_stay_stable_while_vms_come_and_go() {
     let got: Vec<String> = page2.vms.iter().map(|vm| vm.id.to_string()).collect();
     assert_eq!(got.len(), 500);
     assert_eq!(got[..], after[..got.len()]);
+    // The name search sees the new name and no longer the removed ones.
+    let search = |text: &str| {
+        store
+            .list_vms(&query(
+                VmFilter {
+                    name_contains: fold_name(text),
+                    ..VmFilter::default()
+                },
+                SortField::Name,
+                false,
+                10,
+            ))
+            .total
+    };
+    assert_eq!(search("AAA-NEW"), 1);
+    assert_eq!(search("aaa-new\u{0}"), 0);
     let seen: Vec<String> = page1.vms.iter().map(|vm| vm.id.to_string()).collect();
     assert!(got.iter().all(|id| !seen.contains(id)), "no VM twice");
 }

@@ -62,13 +62,17 @@ async fn grpcurl_lists_describes_queries_and_checks_health() {
         ]
     );
 
-    let (ok, stdout, stderr) = run(&suite, &[], &["describe", "aetherv.inventory.v1.Inventory"]).await;
+    let (ok, stdout, stderr) =
+        run(&suite, &[], &["describe", "aetherv.inventory.v1.Inventory"]).await;
     assert!(ok, "describe: {stderr}");
     assert!(
         stdout.contains("rpc Watch ( .aetherv.inventory.v1.WatchRequest ) returns ( stream .aetherv.inventory.v1.WatchEvent );"),
         "{stdout}"
     );
-    assert!(stdout.contains("VMs with filters, sort and paging."), "{stdout}");
+    assert!(
+        stdout.contains("VMs with filters, sort and paging."),
+        "{stdout}"
+    );
 
     // The standalone host's VMs, running ones only, largest memory first, two per page.
     let standalone = suite
@@ -77,7 +81,9 @@ async fn grpcurl_lists_describes_queries_and_checks_health() {
         .iter()
         .find(|h| h.cluster().is_none())
         .map(|h| h.name().to_string());
-    let Some(standalone) = standalone else { panic!("a standalone host") };
+    let Some(standalone) = standalone else {
+        panic!("a standalone host")
+    };
     let running: Vec<String> = suite
         .fleet
         .host(&standalone)
@@ -89,9 +95,17 @@ async fn grpcurl_lists_describes_queries_and_checks_health() {
                 .collect()
         })
         .unwrap_or_default();
-    assert!(!running.is_empty(), "the seeded fleet has running vms on its standalone host");
+    assert!(
+        !running.is_empty(),
+        "the seeded fleet has running vms on its standalone host"
+    );
     let body = r#"{"cluster":"-","states":["VM_STATE_RUNNING"],"sort_field":"VM_SORT_FIELD_MEMORY_ASSIGNED","sort_direction":"SORT_DIRECTION_DESCENDING","page":{"page_size":2}}"#;
-    let (ok, stdout, stderr) = run(&suite, &["-d", body], &["aetherv.inventory.v1.Inventory/ListVms"]).await;
+    let (ok, stdout, stderr) = run(
+        &suite,
+        &["-d", body],
+        &["aetherv.inventory.v1.Inventory/ListVms"],
+    )
+    .await;
     assert!(ok, "ListVms: {stderr}");
     let value: serde_json::Value = match serde_json::from_str(&stdout) {
         Ok(value) => value,
@@ -102,15 +116,26 @@ async fn grpcurl_lists_describes_queries_and_checks_health() {
     for vm in &vms {
         assert_eq!(vm["host"], standalone.as_str());
         assert_eq!(vm["state"], "VM_STATE_RUNNING");
-        assert!(running.iter().any(|name| vm["name"] == name.as_str()), "{vm}");
+        assert!(
+            running.iter().any(|name| vm["name"] == name.as_str()),
+            "{vm}"
+        );
     }
     let total = value["page"]["totalSize"].as_str().unwrap_or("0");
     assert_eq!(total, running.len().to_string(), "{stdout}");
 
     // A bad filter is refused naming the field.
-    let (ok, _, stderr) = run(&suite, &["-d", r#"{"host":"bad host!"}"#], &["aetherv.inventory.v1.Inventory/ListVms"]).await;
+    let (ok, _, stderr) = run(
+        &suite,
+        &["-d", r#"{"host":"bad host!"}"#],
+        &["aetherv.inventory.v1.Inventory/ListVms"],
+    )
+    .await;
     assert!(!ok);
-    assert!(stderr.contains("InvalidArgument") && stderr.contains("host"), "{stderr}");
+    assert!(
+        stderr.contains("InvalidArgument") && stderr.contains("host"),
+        "{stderr}"
+    );
 
     let (ok, stdout, stderr) = run(&suite, &[], &["grpc.health.v1.Health/Check"]).await;
     assert!(ok, "health: {stderr}");

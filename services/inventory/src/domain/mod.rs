@@ -12,6 +12,7 @@ pub mod intern;
 pub mod model;
 pub mod order;
 pub mod query;
+pub mod search;
 pub mod store;
 pub mod summary;
 pub mod table;

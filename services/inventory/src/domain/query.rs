@@ -2,22 +2,22 @@
 //! keyset paging with opaque tokens, and the total count.
 //!
 //! Plan: the candidates come from the narrowest index (a host's VMs, a cluster's members'
-//! VMs, or all), the other filters are checked on each; a small match set is sorted on the
-//! spot, a large one is walked in the field's cached order (rebuilt only when that field's
-//! epoch moved, see [`super::table`]). A page starts strictly after the token's (key, id),
+//! VMs, or all); states are checked in the table's dense state array and names in the
+//! search corpus ([`super::search`]), so filtering never visits a record; a small match set
+//! is sorted on the spot, a large one is walked in the field's cached order (rebuilt only
+//! when that field's epoch moved, see [`super::table`]). A page starts strictly after the token's (key, id),
 //! so pages stay stable while VMs come and go.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::fleet::Fleet;
+use super::model::{Vm, VmState};
+use super::order::{Cursor, OwnedKey, SortField, SortKey, key_of};
+use super::search::NameIndex;
+use super::table::{EMPTY, Slot};
 use aetherv_hyperv::{HostId, VmId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use memchr::memmem::Finder;
-
-use super::fleet::Fleet;
-use super::model::{Vm, VmState};
-use super::order::{Cursor, OwnedKey, SortField, compare};
-use super::table::Slot;
 
 /// Largest page.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -26,7 +26,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// Longest name search.
 pub const MAX_NAME_FILTER_CHARS: usize = 256;
 /// Match sets up to this size are sorted per request rather than walked in a cached order.
-const SORT_IN_PLACE_LIMIT: usize = 4096;
+const SORT_IN_PLACE_LIMIT: usize = 2048;
 
 /// Which cluster's VMs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -177,10 +177,23 @@ pub fn decode_token(
 /// An ascending order of all VMs and the epoch it was built at.
 type CachedOrder = Option<(u64, Arc<Vec<Slot>>)>;
 
-/// Cached ascending orders of all VMs, one per sort field, each valid for one epoch.
+/// Cached ascending orders of all VMs, one per sort field, each valid for one epoch, and
+/// the name search corpus.
 #[derive(Debug, Default)]
 pub struct OrderCache {
     orders: Mutex<[CachedOrder; SortField::ALL.len()]>,
+    names: NameIndex,
+}
+
+/// Sorts slots by `field`: each key is read once from its record, then the sort touches
+/// only the keys (not the records).
+fn sort_slots(fleet: &Fleet, field: SortField, slots: impl Iterator<Item = Slot>) -> Vec<Slot> {
+    let table = fleet.vms();
+    let mut keyed: Vec<(SortKey<'_>, VmId, Slot)> = slots
+        .filter_map(|slot| table.get(slot).map(|vm| (key_of(vm, field), vm.id, slot)))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    keyed.into_iter().map(|(_, _, slot)| slot).collect()
 }
 
 impl OrderCache {
@@ -193,48 +206,76 @@ impl OrderCache {
         {
             return order.clone();
         }
-        let table = fleet.vms();
-        let mut order: Vec<(Slot, &Vm)> = table.iter().map(|(slot, vm)| (slot, &**vm)).collect();
-        order.sort_unstable_by(|(_, a), (_, b)| compare(field, a, b));
-        let order = Arc::new(order.into_iter().map(|(slot, _)| slot).collect::<Vec<_>>());
+        let all = fleet.vms().iter().map(|(slot, _)| slot);
+        let order = Arc::new(sort_slots(fleet, field, all));
         orders[field.index()] = Some((epoch, order.clone()));
         order
+    }
+}
+
+/// The slots a filter can match, from the narrowest index: a host's VMs, a cluster's
+/// members' VMs, the standalone hosts' VMs, or all.
+fn candidates(fleet: &Fleet, filter: &VmFilter) -> Vec<Slot> {
+    let hosts_of = |wanted: &dyn Fn(Option<&str>) -> bool| -> Vec<Slot> {
+        fleet
+            .hosts()
+            .filter(|h| wanted(h.cluster.as_ref().map(|c| c.as_str())))
+            .flat_map(|h| fleet.host_slots(&h.id).iter().copied())
+            .collect()
+    };
+    match (&filter.host, &filter.cluster) {
+        (Some(host), ClusterFilter::Any) => fleet.host_slots(host).to_vec(),
+        (Some(host), cluster) => {
+            let fits = fleet.host(host).is_some_and(|h| match cluster {
+                ClusterFilter::Standalone => h.cluster.is_none(),
+                ClusterFilter::Named(name) => {
+                    h.cluster.as_ref().is_some_and(|c| c.as_str() == name)
+                }
+                ClusterFilter::Any => true,
+            });
+            if fits {
+                fleet.host_slots(host).to_vec()
+            } else {
+                Vec::new()
+            }
+        }
+        (None, ClusterFilter::Named(name)) => hosts_of(&|c| c == Some(name.as_str())),
+        (None, ClusterFilter::Standalone) => hosts_of(&|c| c.is_none()),
+        (None, ClusterFilter::Any) => fleet.vms().iter().map(|(slot, _)| slot).collect(),
     }
 }
 
 /// Runs a query against the model.
 pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
     let table = fleet.vms();
-    let matcher = Matcher::new(&query.filter);
-    let candidates: Vec<Slot> = match (&query.filter.host, &query.filter.cluster) {
-        (Some(host), _) => fleet.host_slots(host).to_vec(),
-        (None, ClusterFilter::Named(name)) => fleet
-            .hosts()
-            .filter(|h| h.cluster.as_ref().is_some_and(|c| c.as_str() == name))
-            .flat_map(|h| fleet.host_slots(&h.id).iter().copied())
-            .collect(),
-        _ => table.iter().map(|(slot, _)| slot).collect(),
-    };
-    let matches: Vec<Slot> = candidates
+    let field = query.sort;
+    let states = table.states();
+    let wanted_states = query
+        .filter
+        .states
+        .iter()
+        .fold(0u32, |bits, state| bits | 1 << state.ordinal());
+    let names = (!query.filter.name_contains.is_empty())
+        .then(|| cache.names.matching(fleet, &query.filter.name_contains));
+    let is_set = |bits: &[u64], slot: Slot| bits[slot as usize / 64] & (1 << (slot % 64)) != 0;
+    let matches: Vec<Slot> = candidates(fleet, &query.filter)
         .into_iter()
-        .filter(|slot| table.get(*slot).is_some_and(|vm| matcher.matches(vm)))
+        .filter(|slot| {
+            let state = states.get(*slot as usize).copied().unwrap_or(EMPTY);
+            state != EMPTY
+                && (wanted_states == 0 || wanted_states & (1 << state) != 0)
+                && names.as_ref().is_none_or(|bits| is_set(bits, *slot))
+        })
         .collect();
     let total = matches.len();
-    let field = query.sort;
     let wanted = query.page_size + 1;
-    let mut page: Vec<Arc<Vm>> = Vec::with_capacity(wanted);
     let vm_at = |slot: Slot| table.get(slot);
-    let ordered: Arc<Vec<Slot>>;
-    let (order, selected): (&[Slot], Option<Vec<u64>>) = if total <= SORT_IN_PLACE_LIMIT {
-        let mut sorted = matches;
-        sorted.sort_unstable_by(|a, b| match (vm_at(*a), vm_at(*b)) {
-            (Some(a), Some(b)) => compare(field, a, b),
-            _ => std::cmp::Ordering::Equal,
-        });
-        ordered = Arc::new(sorted);
-        (&ordered[..], None)
+    let (order, selected): (Arc<Vec<Slot>>, Option<Vec<u64>>) = if total <= SORT_IN_PLACE_LIMIT {
+        (
+            Arc::new(sort_slots(fleet, field, matches.into_iter())),
+            None,
+        )
     } else {
-        ordered = cache.order(fleet, field);
         let everything = total == table.len();
         let bits = (!everything).then(|| {
             let mut bits = vec![0u64; table.capacity().div_ceil(64)];
@@ -243,12 +284,7 @@ pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
             }
             bits
         });
-        (&ordered[..], bits)
-    };
-    let selected_slot = |slot: Slot| {
-        selected
-            .as_ref()
-            .is_none_or(|bits| bits[slot as usize / 64] & (1 << (slot % 64)) != 0)
+        (cache.order(fleet, field), bits)
     };
     let position = |cursor: &Cursor, descending: bool| {
         order.partition_point(|slot| {
@@ -262,9 +298,9 @@ pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
             })
         })
     };
+    let mut page: Vec<Arc<Vm>> = Vec::with_capacity(wanted);
     let mut take = |slot: &Slot| {
-        if page.len() < wanted
-            && selected_slot(*slot)
+        if selected.as_ref().is_none_or(|bits| is_set(bits, *slot))
             && let Some(vm) = vm_at(*slot)
         {
             page.push(vm.clone());
@@ -310,55 +346,5 @@ pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
         next_page_token,
         total,
         revision: fleet.revision(),
-    }
-}
-
-/// The per-VM filter checks.
-struct Matcher<'a> {
-    filter: &'a VmFilter,
-    states: u32,
-    name: Option<Finder<'a>>,
-}
-
-impl<'a> Matcher<'a> {
-    fn new(filter: &'a VmFilter) -> Matcher<'a> {
-        let states = filter
-            .states
-            .iter()
-            .fold(0u32, |bits, state| bits | 1 << state.ordinal());
-        let name = (!filter.name_contains.is_empty())
-            .then(|| Finder::new(filter.name_contains.as_bytes()));
-        Matcher {
-            filter,
-            states,
-            name,
-        }
-    }
-
-    fn matches(&self, vm: &Vm) -> bool {
-        if let Some(host) = &self.filter.host
-            && *vm.host != *host
-        {
-            return false;
-        }
-        match &self.filter.cluster {
-            ClusterFilter::Any => {}
-            ClusterFilter::Standalone if vm.cluster.is_some() => return false,
-            ClusterFilter::Standalone => {}
-            ClusterFilter::Named(name) => {
-                if vm.cluster.as_ref().is_none_or(|c| c.as_str() != name) {
-                    return false;
-                }
-            }
-        }
-        if self.states != 0 && self.states & (1 << vm.data.state.ordinal()) == 0 {
-            return false;
-        }
-        if let Some(finder) = &self.name
-            && finder.find(vm.data.name_folded.as_bytes()).is_none()
-        {
-            return false;
-        }
-        true
     }
 }

@@ -22,7 +22,13 @@ pub struct VmTable {
     free: Vec<Slot>,
     by_id: HashMap<VmId, Slot>,
     epochs: [u64; SortField::ALL.len()],
+    /// Each slot's state ordinal ([`EMPTY`] when free), so state filters scan one dense
+    /// byte array instead of every record.
+    states: Vec<u8>,
 }
+
+/// The state byte of a free slot.
+pub const EMPTY: u8 = u8::MAX;
 
 impl VmTable {
     /// VMs held.
@@ -63,6 +69,11 @@ impl VmTable {
             .filter_map(|(slot, vm)| vm.as_ref().map(|vm| (slot as Slot, vm)))
     }
 
+    /// The state ordinal of every slot ([`EMPTY`] for free ones).
+    pub fn states(&self) -> &[u8] {
+        &self.states
+    }
+
     /// The epoch of a field's order.
     pub fn epoch(&self, field: SortField) -> u64 {
         self.epochs[field.index()]
@@ -71,13 +82,16 @@ impl VmTable {
     /// Adds a VM whose id is not in the table.
     pub fn insert(&mut self, vm: Arc<Vm>) -> Slot {
         let id = vm.id;
+        let state = vm.data.state.ordinal() as u8;
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(vm);
+                self.states[slot as usize] = state;
                 slot
             }
             None => {
                 self.slots.push(Some(vm));
+                self.states.push(state);
                 (self.slots.len() - 1) as Slot
             }
         };
@@ -99,12 +113,14 @@ impl VmTable {
                 }
             }
         }
+        self.states[slot as usize] = vm.data.state.ordinal() as u8;
         *entry = Some(vm);
     }
 
     /// Removes the VM in `slot`.
     pub fn remove(&mut self, slot: Slot) -> Option<Arc<Vm>> {
         let vm = self.slots.get_mut(slot as usize)?.take()?;
+        self.states[slot as usize] = EMPTY;
         self.by_id.remove(&vm.id);
         self.free.push(slot);
         self.bump_all();
