@@ -290,7 +290,7 @@ async fn vm_power(call: &Call<'_>, p: &VmPowerParams) -> Result<VmPowerResult, A
     let plan = host.with_model(|m, now| power::begin(m, now, p.vm_id, p.action, wait))?;
     call.out.info(p.action.cmdlet().to_owned()).await;
     let mut turned_off = false;
-    let (previous, mut pending) = match plan {
+    let (previous, pending) = match plan {
         PowerPlan::Transition { previous, .. } | PowerPlan::Done { previous, .. } => {
             (previous, plan)
         }
@@ -329,12 +329,7 @@ async fn vm_power(call: &Call<'_>, p: &VmPowerParams) -> Result<VmPowerResult, A
                 &format!("the virtual machine continues to {to}"),
             ));
         }
-        pending = PowerPlan::Done {
-            previous,
-            state: to,
-        };
     }
-    let _ = pending;
     let state = host
         .with_model(|m, now| {
             m.settle(now);
