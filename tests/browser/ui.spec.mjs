@@ -110,6 +110,20 @@ try {
     await page.waitForSelector(".menu[open] .menu-panel");
     await a11y(page, "vm table with the state menu open");
     await page.keyboard.press("Escape");
+    // The cluster and host filters list the fleet's clusters and hosts and filter on the server.
+    const clusterName = hosts.find((host) => host.cluster)?.cluster;
+    if (clusterName) {
+      const inCluster = hosts.filter((host) => host.cluster === clusterName).reduce((sum, host) => sum + truth.get(host.id).length, 0);
+      await page.selectOption('select[aria-label="Cluster"]', clusterName);
+      await page.waitForURL((url) => url.searchParams.get("cluster") === clusterName);
+      await page.waitForFunction((n) => new RegExp(`of ${n} VMs$`).test(document.querySelector(".table-summary")?.textContent || ""), inCluster);
+      const clusters = await page.locator(".vm-table tbody td.col-cluster").allInnerTexts();
+      assert.ok(clusters.every((name) => name.trim() === clusterName), "only VMs of the chosen cluster");
+      const hostOptions = (await page.locator('select[aria-label="Host"] option').allInnerTexts()).slice(1);
+      assert.equal(hostOptions.length, hosts.filter((host) => host.cluster === clusterName).length, "the host filter lists the cluster's hosts");
+      await page.selectOption('select[aria-label="Cluster"]', "");
+      await page.waitForURL((url) => !url.searchParams.has("cluster"));
+    }
     await page.fill(".vm-table-block input[type=search]", known.name);
     await page.waitForURL((url) => url.searchParams.get("q") === known.name);
     const row = page.locator(".vm-table tbody tr", { has: page.locator(`a[href="/vms/${known.id}"]`) });

@@ -4,7 +4,7 @@
 // Routes are listed here; issue 4 adds /jobs, /jobs/{id} and the notifications panel.
 
 import { onMode } from "./api.js";
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 import { Live } from "./live.js";
 import { FleetStore } from "./store.js";
 import { Router, setTitle } from "./router.js";
@@ -67,12 +67,12 @@ function modeBanner(main) {
   const banner = document.getElementById("mode-banner");
   onMode((mode, reasons) => {
     if (mode === "development") {
-      banner.replaceChildren("Development mode: the API is served without authentication.", h("span", { class: "long" }, " Do not expose this gateway."));
+      replace(banner, "Development mode: the API is served without authentication.", h("span", { class: "long" }, " Do not expose this gateway."));
       banner.hidden = false;
     } else if (mode === "diagnostic") {
       banner.hidden = true;
       setTitle("Diagnostic mode");
-      main.replaceChildren(
+      replace(main, 
         pageHeader({ title: "The gateway is in diagnostic mode" }),
         alert(
           "bad",

@@ -6,7 +6,7 @@
 // VM table with that search. Expanded nodes are remembered in localStorage.
 
 import { get, segment } from "../api.js";
-import { h, icon, debounce, throttle } from "../dom.js";
+import { h, replace, icon, debounce, throttle } from "../dom.js";
 import * as fmt from "../format.js";
 
 const HOST_VM_LIMIT = 100;
@@ -42,7 +42,7 @@ export class NavTree {
 
     this.root = h("ul", { role: "tree", class: "tree", "aria-label": "Clusters, hosts and virtual machines" });
     this.results = h("div", { class: "tree-results" });
-    this.container.replaceChildren(this.root, this.results);
+    replace(this.container, this.root, this.results);
 
     this.root.addEventListener("keydown", (event) => this.onKey(event));
     this.root.addEventListener("focusin", (event) => {
@@ -238,9 +238,9 @@ export class NavTree {
     }
     if (!items.length) {
       const text = this.store.hosts.size ? "No cluster or host matches." : "No hosts configured.";
-      this.root.replaceChildren(h("li", { role: "none", class: "tree-empty muted" }, text));
+      replace(this.root, h("li", { role: "none", class: "tree-empty muted" }, text));
     } else {
-      this.root.replaceChildren(...items);
+      replace(this.root, ...items);
     }
     this.markCurrent();
     const wanted = focused || this.focusKey;
@@ -345,12 +345,12 @@ export class NavTree {
       return;
     }
     if (error) {
-      this.results.replaceChildren(h("p", { class: "tree-note tone-text-bad" }, "VM search failed."));
+      replace(this.results, h("p", { class: "tree-note tone-text-bad" }, "VM search failed."));
       return;
     }
     if (!result) return;
     const vms = result.vms || [];
-    this.results.replaceChildren(
+    replace(this.results, 
       h("h2", { class: "tree-results-title" }, `VMs matching “${text}”`),
       vms.length
         ? h(

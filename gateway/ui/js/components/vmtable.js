@@ -6,7 +6,7 @@
 // in place, and a throttled reload picks up VMs that enter or leave the page.
 
 import { get, query as toQuery, segment, ApiError } from "../api.js";
-import { h, icon, debounce, throttle, keyedRows } from "../dom.js";
+import { h, replace, icon, debounce, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
 import { stateBadge, staleTag, errorBox, empty, scrollBox } from "./common.js";
 
@@ -207,7 +207,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
   });
 
   function renderHead() {
-    headRow.replaceChildren(
+    replace(headRow, 
       ...cols.map((col) => {
         const active = col.sort && state.sort === col.sort;
         const th = h("th", {
@@ -245,7 +245,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
   function renderFilters() {
     const clusters = store.clusterList();
     const selectedCluster = state.cluster;
-    clusterSelect.replaceChildren(
+    replace(clusterSelect, 
       h("option", { value: "" }, "All clusters"),
       h("option", { value: "-", selected: selectedCluster === "-" }, "Standalone hosts"),
       clusters.map((cluster) => h("option", { value: cluster.name, selected: cluster.name === selectedCluster }, cluster.name)),
@@ -255,7 +255,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
     }
     const hostScope = fixed.cluster || (selectedCluster ? selectedCluster : undefined);
     const hosts = store.hostList(hostScope);
-    hostSelect.replaceChildren(
+    replace(hostSelect, 
       h("option", { value: "" }, "All hosts"),
       hosts.map((host) => h("option", { value: host.name, selected: host.name === state.host }, fmt.shortHost(host.name))),
     );
@@ -291,7 +291,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
         fmt.stateLabel(name),
       ),
     );
-    stateMenu.replaceChildren(
+    replace(stateMenu, 
       h("summary", { class: ["button", "menu-button", chosen.size && "active"] }, "State: ", summaryText),
       h(
         "fieldset",
@@ -317,11 +317,11 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
   function renderStatus() {
     const first = (state.page - 1) * state.pageSize + 1;
     if (error) {
-      status.replaceChildren(errorBox(error, () => load(), "Could not load the VMs"));
+      replace(status, errorBox(error, () => load(), "Could not load the VMs"));
       summary.textContent = "";
     } else if (total === 0) {
       const filtered = state.q || state.cluster || state.host || state.state.length;
-      status.replaceChildren(empty(filtered ? "No VMs match these filters." : "No VMs here yet.", filtered ? "Change or clear the filters." : null));
+      replace(status, empty(filtered ? "No VMs match these filters." : "No VMs here yet.", filtered ? "Change or clear the filters." : null));
       summary.textContent = "0 VMs";
     } else {
       status.replaceChildren();

@@ -2,7 +2,7 @@
 // cluster's capacity, and its VMs in the shared VM table. Follows the store live.
 
 import { get, segment, ApiError } from "../api.js";
-import { h, throttle, keyedRows } from "../dom.js";
+import { h, replace, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
 import { setTitle } from "../router.js";
 import { hostBadge, cpuBar, memoryBar, panel, facts, ageText, errorBox, loading, alert, pageHeader, scrollBox } from "../components/common.js";
@@ -45,9 +45,9 @@ export function mount(container, { params, query, ctx, router }) {
   const vmsPanel = panel("Virtual machines", { id: "cluster-vms" }, table.node);
   hostsPanel.hidden = true;
   vmsPanel.hidden = true;
-  container.replaceChildren(h("div", { class: "cluster-page" }, top, hostsPanel, vmsPanel));
+  replace(container, h("div", { class: "cluster-page" }, top, hostsPanel, vmsPanel));
   setTitle(name);
-  top.replaceChildren(loading("Loading the cluster…"));
+  replace(top, loading("Loading the cluster…"));
 
   async function load() {
     controller?.abort();
@@ -59,13 +59,13 @@ export function mount(container, { params, query, ctx, router }) {
       if (error && error.name === "AbortError") return;
       if (error instanceof ApiError && error.status === 404) {
         setTitle("Cluster not found");
-        top.replaceChildren(
+        replace(top, 
           pageHeader({ crumbs: [["Overview", "/"], ["Not found", null]], title: "Cluster not found" }),
           alert("warn", "No cluster has this name", h("p", { class: "mono" }, name), h("p", {}, h("a", { href: "/" }, "See every cluster"), ".")),
         );
         return;
       }
-      top.replaceChildren(pageHeader({ crumbs: [["Overview", "/"]], title: name }), errorBox(error, load));
+      replace(top, pageHeader({ crumbs: [["Overview", "/"]], title: name }), errorBox(error, load));
     }
   }
 
@@ -96,7 +96,7 @@ export function mount(container, { params, query, ctx, router }) {
     vmsPanel.hidden = false;
     const degraded = cluster.reachable_hosts < cluster.host_count;
     const badge = h("span", { class: ["badge", degraded ? "tone-bad" : "tone-ok"] }, h("span", { class: "badge-dot", "aria-hidden": "true" }), `${cluster.reachable_hosts} of ${cluster.host_count} hosts reachable`);
-    top.replaceChildren(
+    replace(top, 
       pageHeader({ crumbs: [["Overview", "/"], [cluster.name, null]], title: cluster.name, kicker: "Failover cluster", badges: [badge] }),
       degraded ? alert("bad", `${fmt.plural(cluster.host_count - cluster.reachable_hosts, "host")} of this cluster cannot be reached`, h("p", {}, "Their VMs show the last known data.")) : null,
       h(

@@ -3,7 +3,7 @@
 // VMs in the shared VM table (its query in the URL). Follows the host live.
 
 import { get, segment, ApiError } from "../api.js";
-import { h, throttle } from "../dom.js";
+import { h, replace, throttle } from "../dom.js";
 import * as fmt from "../format.js";
 import { setTitle } from "../router.js";
 import {
@@ -78,9 +78,9 @@ export function mount(container, { params, query, ctx, router }) {
   const table = vmTable({ ctx, router, search: query, fixed: { host: name }, label: `VMs on ${name}` });
   const vmsPanel = panel("Virtual machines", { id: "host-vms" }, table.node);
   vmsPanel.hidden = true;
-  container.replaceChildren(h("div", { class: "host-page" }, top, vmsPanel));
+  replace(container, h("div", { class: "host-page" }, top, vmsPanel));
   setTitle(fmt.shortHost(name));
-  top.replaceChildren(loading("Loading the host…"));
+  replace(top, loading("Loading the host…"));
 
   async function load() {
     controller?.abort();
@@ -93,13 +93,13 @@ export function mount(container, { params, query, ctx, router }) {
       vmsPanel.hidden = !(error instanceof ApiError && error.status !== 404);
       if (error instanceof ApiError && error.status === 404) {
         setTitle("Host not found");
-        top.replaceChildren(
+        replace(top, 
           pageHeader({ crumbs: [["Overview", "/"], ["Not found", null]], title: "Host not found" }),
           alert("warn", "No host has this name", h("p", { class: "mono" }, name), h("p", {}, "Hosts are named by their configured name, in lower case. ", h("a", { href: "/" }, "See every host"), ".")),
         );
         return;
       }
-      top.replaceChildren(pageHeader({ crumbs: [["Overview", "/"]], title: name }), errorBox(error, load));
+      replace(top, pageHeader({ crumbs: [["Overview", "/"]], title: name }), errorBox(error, load));
     }
   }
 
@@ -124,7 +124,7 @@ export function mount(container, { params, query, ctx, router }) {
     } else if (host.status === "unknown") {
       notices.push(alert("info", "Not refreshed yet", h("p", {}, "Inventory has not heard from this host since it started.")));
     }
-    top.replaceChildren(
+    replace(top, 
       pageHeader({
         crumbs,
         title: host.name,

@@ -3,7 +3,7 @@
 // refresh status (last cycle, overrun, slow hosts); unreachable hosts first, with their
 // reason and how long ago they were last seen. Everything follows the store live.
 
-import { h, throttle, keyedRows } from "../dom.js";
+import { h, replace, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
 import { segment } from "../api.js";
 import { setTitle } from "../router.js";
@@ -78,7 +78,7 @@ export function mount(container, { ctx }) {
   const hostBody = h("tbody");
   const refreshFacts = h("div");
   const body = h("div", { class: "overview" });
-  container.replaceChildren(header, body);
+  replace(container, header, body);
 
   const clustersPanel = panel(
     "Clusters",
@@ -163,7 +163,7 @@ export function mount(container, { ctx }) {
         ),
       );
     }
-    notices.replaceChildren(...items);
+    replace(notices, ...items);
   }
 
   function renderTiles() {
@@ -184,7 +184,7 @@ export function mount(container, { ctx }) {
     }));
     const cap = store.capacity || {};
     const cpuRatio = cap.cpu_cores ? (cap.vcpus_assigned / cap.cpu_cores).toFixed(2) : "—";
-    tiles.replaceChildren(
+    replace(tiles, 
       tile(
         "Hosts",
         fmt.count(counts.hosts),
@@ -215,7 +215,7 @@ export function mount(container, { ctx }) {
       unreachable.replaceChildren();
       return;
     }
-    unreachable.replaceChildren(
+    replace(unreachable, 
       panel(
         `Unreachable hosts (${fmt.count(hosts.length)})`,
         { id: "unreachable", className: "panel-bad" },
@@ -247,13 +247,13 @@ export function mount(container, { ctx }) {
 
   function renderCapacity() {
     const cap = store.capacity;
-    capacity.replaceChildren(cpuBar(cap), memoryBar(cap));
+    replace(capacity, cpuBar(cap), memoryBar(cap));
   }
 
   function renderClusters() {
     const clusters = store.clusterList();
     if (!clusters.length) {
-      clusterBody.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No failover clusters: every host is standalone.")));
+      replace(clusterBody, h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No failover clusters: every host is standalone.")));
       return;
     }
     keyedRows(
@@ -277,7 +277,7 @@ export function mount(container, { ctx }) {
   function renderHosts() {
     const hosts = store.hostList();
     if (!hosts.length) {
-      hostBody.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, empty("No hosts yet."))));
+      replace(hostBody, h("tr", {}, h("td", { colspan: 7 }, empty("No hosts yet."))));
       return;
     }
     hosts.sort((a, b) => (a.cluster || "~").localeCompare(b.cluster || "~") || a.name.localeCompare(b.name));
@@ -310,7 +310,7 @@ export function mount(container, { ctx }) {
 
   function renderRefresh() {
     const refresh = store.refresh || {};
-    refreshFacts.replaceChildren(
+    replace(refreshFacts, 
       facts([
         ["Interval", refresh.interval_seconds ? fmt.seconds(refresh.interval_seconds) : null],
         ["Last cycle", refresh.last_cycle_seconds !== null && refresh.last_cycle_seconds !== undefined ? fmt.seconds(refresh.last_cycle_seconds) : null],
@@ -325,12 +325,12 @@ export function mount(container, { ctx }) {
   let built = false;
   function render() {
     if (!store.loaded) {
-      body.replaceChildren(store.error ? errorBox(store.error, () => ctx.reloadStore(), "Could not load the fleet (retrying on its own)") : loading("Loading the fleet…"));
+      replace(body, store.error ? errorBox(store.error, () => ctx.reloadStore(), "Could not load the fleet (retrying on its own)") : loading("Loading the fleet…"));
       built = false;
       return;
     }
     if (!built) {
-      body.replaceChildren(
+      replace(body, 
         notices,
         tiles,
         unreachable,

@@ -4,7 +4,7 @@
 // while open, and on demand.
 
 import { get, readiness } from "../api.js";
-import { h, icon } from "../dom.js";
+import { h, replace, icon } from "../dom.js";
 import { setTitle } from "../router.js";
 import { panel, facts, errorBox, loading, alert, pageHeader, scrollBox, ageText } from "../components/common.js";
 
@@ -58,7 +58,7 @@ export function mount(container) {
   const aboutBox = h("div", {}, loading());
   const readyBox = h("div", {}, loading());
   const refreshButton = h("button", { type: "button", class: "button" }, icon("refresh", 14), "Refresh");
-  container.replaceChildren(
+  replace(container, 
     pageHeader({ crumbs: [["Overview", "/"], ["System", null]], title: "System", actions: refreshButton }),
     h(
       "div",
@@ -79,7 +79,7 @@ export function mount(container) {
     if (signal.aborted) return;
     if (about.status === "fulfilled") {
       const a = about.value;
-      aboutBox.replaceChildren(
+      replace(aboutBox, 
         facts([
           ["Product", `${a.name} ${a.version}`],
           ["API", a.api_version],
@@ -88,18 +88,18 @@ export function mount(container) {
           ["Live topics", a.topics.length ? a.topics.join(", ") : "—"],
         ]),
       );
-    } else aboutBox.replaceChildren(errorBox(about.reason, load, "Could not read /api/v1/about"));
+    } else replace(aboutBox, errorBox(about.reason, load, "Could not read /api/v1/about"));
     if (ready.status === "fulfilled") {
       const r = ready.value;
       const notices = [];
       if (!r.ready) notices.push(alert("bad", "Not ready", h("p", {}, r.not_ready?.length ? `Waiting for: ${r.not_ready.join(", ")}.` : "The gateway is not ready.")));
       if (r.issues?.length) notices.push(alert("bad", "Configuration problems", h("ul", {}, r.issues.map((issue) => h("li", {}, issue)))));
-      readyBox.replaceChildren(
+      replace(readyBox, 
         ...notices,
         h("p", { class: "muted panel-lead" }, r.ready ? "Every service answers its health check. " : "", "Checked ", ageText(r.checked_at), "."),
         dependencyTable(r.dependencies || []),
       );
-    } else readyBox.replaceChildren(errorBox(ready.reason, load, "Could not read /readyz"));
+    } else replace(readyBox, errorBox(ready.reason, load, "Could not read /readyz"));
   }
   refreshButton.addEventListener("click", load);
   load();

@@ -4,7 +4,7 @@
 // (its host is unreachable) or the VM has gone.
 
 import { get, segment, ApiError } from "../api.js";
-import { h } from "../dom.js";
+import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { setTitle } from "../router.js";
 import {
@@ -119,9 +119,9 @@ export function mount(container, { params, ctx }) {
   let gone = false;
   let controller = null;
   const root = h("div", { class: "vm-page" });
-  container.replaceChildren(root);
+  replace(container, root);
   setTitle("Virtual machine");
-  root.replaceChildren(loading("Loading the VM…"));
+  replace(root, loading("Loading the VM…"));
 
   async function load() {
     controller?.abort();
@@ -135,13 +135,13 @@ export function mount(container, { params, ctx }) {
       if (error && error.name === "AbortError") return;
       if (error instanceof ApiError && error.status === 404) {
         setTitle("VM not found");
-        root.replaceChildren(
+        replace(root, 
           pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", "/vms"], ["Not found", null]], title: "VM not found" }),
           alert("warn", "There is no VM with this id", h("p", { class: "mono" }, id), h("p", {}, "It may have been deleted, or the link is wrong. ", h("a", { href: "/vms" }, "Browse all VMs"), ".")),
         );
         return;
       }
-      root.replaceChildren(pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", "/vms"]], title: "Virtual machine" }), errorBox(error, load));
+      replace(root, pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", "/vms"]], title: "Virtual machine" }), errorBox(error, load));
     }
   }
 
@@ -220,7 +220,7 @@ export function mount(container, { params, ctx }) {
     const nics = panel(`Network adapters (${vm.nics.length})`, { id: "vm-nics" }, nicsTable(vm.nics));
 
     const hadFocus = root.contains(document.activeElement) ? document.activeElement : null;
-    root.replaceChildren(header, ...notices, h("div", { class: "grid-2" }, summary, h("div", { class: "stack-col" }, settings, notes)), disks, nics);
+    replace(root, header, ...notices, h("div", { class: "grid-2" }, summary, h("div", { class: "stack-col" }, settings, notes)), disks, nics);
     if (hadFocus && !root.contains(hadFocus) && hadFocus.dataset.action) {
       root.querySelector(`[data-action="${hadFocus.dataset.action}"]`)?.focus();
     }

@@ -1,7 +1,7 @@
 // The VM table (`/vms`): every VM in the fleet, searched, filtered, sorted and paged on the
 // server; the URL holds the query.
 
-import { h } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { setTitle } from "../router.js";
 import { pageHeader } from "../components/common.js";
 import { vmTable } from "../components/vmtable.js";
@@ -9,7 +9,7 @@ import { vmTable } from "../components/vmtable.js";
 export function mount(container, { query, ctx, router }) {
   setTitle("Virtual machines");
   const table = vmTable({ ctx, router, search: query, label: "Virtual machines" });
-  container.replaceChildren(h("div", { class: "vms-page" }, pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", null]], title: "Virtual machines" }), table.node));
+  replace(container, h("div", { class: "vms-page" }, pageHeader({ crumbs: [["Overview", "/"], ["Virtual machines", null]], title: "Virtual machines" }), table.node));
   return {
     update: (search) => table.update(search),
     unmount: () => table.unmount(),
