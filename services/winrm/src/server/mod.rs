@@ -89,6 +89,10 @@ pub struct ServerConfig {
     pub path: String,
     /// Capacity (chunks) of each command's stdin/stdout/stderr pipe.
     pub stream_buffer: usize,
+    /// Capacity of the [`ServerEvent`] broadcast (a subscriber that falls further behind
+    /// misses the oldest). Kept small: a simulator runs one server per host, and the
+    /// buffer is allocated up front.
+    pub event_buffer: usize,
 }
 
 impl ServerConfig {
@@ -107,6 +111,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(7200),
             path: "/wsman".into(),
             stream_buffer: 64,
+            event_buffer: 256,
         }
     }
 
@@ -143,6 +148,9 @@ impl ServerConfig {
         }
         if self.stream_buffer == 0 {
             return Err(bad("stream_buffer", "must be positive"));
+        }
+        if self.event_buffer == 0 {
+            return Err(bad("event_buffer", "must be positive"));
         }
         Ok(())
     }
@@ -244,7 +252,7 @@ impl WinrmServer {
                 password: u.password.expose().to_owned(),
             })
             .collect();
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(config.event_buffer);
         Ok(WinrmServer {
             inner: Arc::new(ServerInner {
                 config,
