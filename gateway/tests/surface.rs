@@ -488,3 +488,37 @@ async fn websocket_protocol_rules_hold_without_any_service() {
     assert_eq!(closed["reason"], "idle timeout");
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn a_service_that_does_not_answer_in_time_is_a_504() {
+    // A peer that accepts connections and never answers: the call times out.
+    let black_hole = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => listener,
+        Err(error) => panic!("bind: {error}"),
+    };
+    let endpoint = match black_hole.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(error) => panic!("address: {error}"),
+    };
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = black_hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = Config::for_testing(&endpoint, &closed_endpoint().await);
+    config.inventory.request_timeout = Duration::from_millis(300);
+    let gateway = Gateway::start(config).await;
+    for (path, route) in [
+        ("/api/v1/vms", "/api/v1/vms"),
+        ("/api/v1/hosts/hv01", "/api/v1/hosts/{host}"),
+    ] {
+        let reply = get(&gateway.url(path)).await;
+        let body = assert_error(&reply, 504, "DEADLINE_EXCEEDED", None);
+        assert_eq!(body["error"]["details"]["dependency"], "inventory");
+        check("GET", route, 504, &body);
+        assert_security_headers(&reply, path);
+    }
+    gateway.stop().await;
+    holder.abort();
+}
