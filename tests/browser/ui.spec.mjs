@@ -13,6 +13,7 @@
 //   5. power buttons: Start (no confirmation) and Turn off (confirmation dialog) change the
 //      VM in the simulator and on the page;
 //   6. host, cluster and System pages, reached by links and the tree, with the keyboard too;
+//      the host's VM table follows out-of-band changes: a state, a VM added, a VM removed;
 //   7. deep links on fresh page loads (/vms/{id}, /hosts/{fqdn}, a VM table query), Back;
 //   8. a host that stops answering shows as unreachable (reason, last-seen age, stale VMs)
 //      and recovers, live;
@@ -245,7 +246,7 @@ try {
     await shoot(page, "07-vm-page-after-turn-off");
   });
 
-  await steps.run("the host page (by link) lists the host's VMs; Back returns to the VM", async () => {
+  await steps.run("the host page (by link) lists the host's VMs, live (state change, VM added and removed out of band); Back returns to the VM", async () => {
     await page.click(`.page-sub a[href="/hosts/${encodeURIComponent(knownHost.id)}"]`);
     await page.waitForURL(`${base}/hosts/${encodeURIComponent(knownHost.id)}`);
     await page.waitForSelector("#host-facts");
@@ -254,6 +255,26 @@ try {
     await page.waitForFunction((n) => new RegExp(`of ${n} VMs?$`).test(document.querySelector("#host-vms .table-summary")?.textContent || ""), count, { timeout: 10000 });
     await shoot(page, "08-host-page");
     await a11y(page, "host page");
+    // The host's VM table is live: a state change patches its row, and a VM created or
+    // removed out of band (as in Hyper-V Manager) appears and disappears, without a reload.
+    await page.evaluate(() => {
+      window.__aethervMarker = "host-table";
+    });
+    const target = [...truth.get(knownHost.id)].filter((vm) => vm.id !== known.id).sort(byName).pop();
+    const stateCell = page.locator(`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(2)`);
+    const was = await simState(knownHost.name, target.id);
+    const [now, nowSim] = was === "off" ? ["Running", "Running"] : ["Off", "Off"];
+    await sim.change(knownHost.name, target.id, { state: nowSim });
+    await page.waitForFunction(([selector, label]) => document.querySelector(selector)?.innerText.trim() === label, [`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(2)`, now], { timeout: LIVE_MS });
+    assert.equal((await stateCell.innerText()).trim(), now);
+    const added = await sim.call("POST", `/hosts/${encodeURIComponent(knownHost.name)}/vms`, { name: "zz-added-out-of-band", cpu_count: 3 });
+    await page.locator(`#host-vms a[href="/vms/${added.id}"]`).waitFor({ timeout: LIVE_MS });
+    await page.waitForFunction((n) => new RegExp(`of ${n} VMs$`).test(document.querySelector("#host-vms .table-summary")?.textContent || ""), count + 1, { timeout: 10000 });
+    await shoot(page, "08b-host-page-vm-added");
+    await sim.call("DELETE", `/hosts/${encodeURIComponent(knownHost.name)}/vms/${added.id}`);
+    await page.locator(`#host-vms a[href="/vms/${added.id}"]`).waitFor({ state: "detached", timeout: LIVE_MS });
+    await page.waitForFunction((n) => new RegExp(`of ${n} VMs$`).test(document.querySelector("#host-vms .table-summary")?.textContent || ""), count, { timeout: 10000 });
+    assert.equal(await page.evaluate(() => window.__aethervMarker), "host-table", "the page was not reloaded");
     await page.goBack();
     await page.waitForURL(`${base}/vms/${known.id}`);
     await page.waitForSelector("#vm-summary");
