@@ -1,125 +1,19 @@
 // The VM table: server-side search, filters, sort and keyset paging through
 // GET /api/v1/vms (or /hosts/{host}/vms), so it renders one page (≤ 500 rows) however large
-// the fleet. Its whole state lives in the page's URL (q, cluster, host, state, sort, order,
-// page_size, page_token, p), so a view can be shared and the Back button pages back.
-// Typing is debounced; a newer query aborts an older request. Live `vm` events patch rows
-// in place, and a throttled reload picks up VMs that enter or leave the page.
+// the fleet. Its whole state lives in the page's URL (see vmquery.js), so a view can be
+// shared and the Back button pages back. Typing is debounced; a newer query aborts an older
+// request. Live `vm` events patch rows in place, and a throttled reload picks up VMs that
+// enter or leave the page.
 
-import { get, query as toQuery, segment, ApiError } from "../api.js";
+import { get, segment, ApiError } from "../api.js";
 import { h, replace, icon, debounce, throttle, keyedRows } from "../dom.js";
 import * as fmt from "../format.js";
-import { stateBadge, staleTag, errorBox, empty, scrollBox } from "./common.js";
+import { errorBox, empty, scrollBox } from "./common.js";
+import { columns } from "./vmcolumns.js";
+import { PAGE_SIZES, readState, writeState, listKey, sortValue, matches } from "./vmquery.js";
 
-const DEFAULT_SORT = "name";
-const DEFAULT_PAGE_SIZE = 50;
-const PAGE_SIZES = [25, 50, 100, 250, 500];
 const DESC_FIRST = new Set(["cpu_count", "memory_assigned", "uptime", "creation_time"]);
 const MAIN_STATES = ["running", "off", "saved", "paused"];
-
-/** The columns: key, header, sort field (null = not sortable), class, render. */
-function columns(fixed) {
-  return [
-    { key: "name", label: "Name", sort: "name", render: (vm) => nameCell(vm) },
-    { key: "state", label: "State", sort: "state", render: (vm) => stateBadge(vm.state) },
-    !fixed.host && {
-      key: "host",
-      label: "Host",
-      sort: "host",
-      className: "col-host",
-      render: (vm) => h("a", { href: `/hosts/${segment(vm.host)}`, title: vm.host }, fmt.shortHost(vm.host)),
-    },
-    !fixed.host &&
-      !fixed.cluster && {
-        key: "cluster",
-        label: "Cluster",
-        sort: "cluster",
-        className: "col-cluster",
-        render: (vm) => (vm.cluster ? h("a", { href: `/clusters/${segment(vm.cluster)}` }, vm.cluster) : h("span", { class: "muted" }, "standalone")),
-      },
-    { key: "cpu", label: "vCPU", sort: "cpu_count", className: "num", render: (vm) => fmt.count(vm.cpu_count) },
-    { key: "memory", label: "Memory", sort: "memory_assigned", className: "num", render: (vm) => memoryCell(vm) },
-    { key: "ip", label: "IP addresses", sort: "primary_ip", className: "col-ip", render: (vm) => ipCell(vm) },
-    { key: "os", label: "OS", sort: null, className: "col-os", render: (vm) => osCell(vm) },
-  ].filter(Boolean);
-}
-
-function nameCell(vm) {
-  return [h("a", { href: `/vms/${segment(vm.id)}`, class: "row-link" }, vm.name), vm.stale ? [" ", staleTag()] : null];
-}
-
-function memoryCell(vm) {
-  if (vm.memory_assigned_bytes > 0) return h("span", { title: "Assigned now" }, fmt.bytes(vm.memory_assigned_bytes));
-  return h("span", { class: "muted", title: "Startup memory (not running)" }, fmt.bytes(vm.memory_startup_bytes));
-}
-
-function ipCell(vm) {
-  const ips = vm.ip_addresses || [];
-  if (!ips.length) return h("span", { class: "muted" }, "—");
-  const primary = vm.primary_ip || ips[0];
-  const more = ips.length - 1;
-  return h("span", { class: "mono", title: ips.join("\n") }, primary, more > 0 ? h("span", { class: "muted" }, ` +${more}`) : null);
-}
-
-function osCell(vm) {
-  if (vm.os_name) return h("span", { class: "truncate os-name", title: vm.os_name }, vm.os_name);
-  return h("span", { class: "muted" }, vm.os_family === "unknown" ? "—" : fmt.osFamilyLabel(vm.os_family));
-}
-
-/** The value a VM sorts by (uptime sorts by start time, which does not move while it runs). */
-function sortValue(vm, sort) {
-  switch (sort) {
-    case "cpu_count":
-      return vm.cpu_count;
-    case "memory_assigned":
-      return vm.memory_assigned_bytes;
-    case "memory_startup":
-      return vm.memory_startup_bytes;
-    case "uptime":
-      return vm.state;
-    case "primary_ip":
-      return vm.primary_ip;
-    default:
-      return vm[sort];
-  }
-}
-
-/** Reads the table's state from a URL query. */
-function readState(search) {
-  const states = (search.get("state") || "").split(",").filter((s) => fmt.VM_STATES.includes(s));
-  const pageSize = Number(search.get("page_size"));
-  const page = Number(search.get("p"));
-  return {
-    q: search.get("q") || "",
-    cluster: search.get("cluster") || "",
-    host: search.get("host") || "",
-    state: states,
-    sort: search.get("sort") || DEFAULT_SORT,
-    order: search.get("order") === "desc" ? "desc" : "asc",
-    pageSize: PAGE_SIZES.includes(pageSize) ? pageSize : DEFAULT_PAGE_SIZE,
-    token: search.get("page_token") || "",
-    page: Number.isInteger(page) && page > 0 ? page : 1,
-  };
-}
-
-/** Writes the table's state to a URL query (defaults left out). */
-function writeState(state) {
-  return toQuery({
-    q: state.q,
-    cluster: state.cluster,
-    host: state.host,
-    state: state.state.length ? state.state.join(",") : "",
-    sort: state.sort !== DEFAULT_SORT ? state.sort : "",
-    order: state.order !== "asc" ? state.order : "",
-    page_size: state.pageSize !== DEFAULT_PAGE_SIZE ? state.pageSize : "",
-    page_token: state.token,
-    p: state.token ? state.page : "",
-  });
-}
-
-/** A key for "the same result set" (everything but the page). */
-function listKey(state) {
-  return JSON.stringify([state.q, state.cluster, state.host, state.state, state.sort, state.order, state.pageSize]);
-}
 
 /**
  * Creates the table. `fixed` = {host} or {cluster} for a host's or cluster's page (not in
@@ -383,17 +277,6 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
 
   const reload = throttle(() => load(), 1000);
 
-  function matches(vm) {
-    if (fixed.host && vm.host !== fixed.host) return false;
-    if (fixed.cluster && vm.cluster !== fixed.cluster) return false;
-    if (state.host && vm.host !== state.host) return false;
-    if (state.cluster === "-" && vm.cluster) return false;
-    if (state.cluster && state.cluster !== "-" && vm.cluster !== state.cluster) return false;
-    if (state.state.length && !state.state.includes(vm.state)) return false;
-    if (state.q && !vm.name.toLowerCase().includes(state.q.toLowerCase())) return false;
-    return true;
-  }
-
   const onVm = (event) => {
     const vm = event.detail;
     const index = rows.findIndex((row) => row.id === vm.id);
@@ -404,8 +287,8 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
       renderRows();
       // The row may now belong elsewhere (its sort value moved) or nowhere (a filter no
       // longer matches): reload the page, the patched row shows meanwhile.
-      if (!matches(vm) || sortValue(held, state.sort) !== sortValue(vm, state.sort)) reload();
-    } else if (matches(vm)) {
+      if (!matches(vm, state, fixed) || sortValue(held, state.sort) !== sortValue(vm, state.sort)) reload();
+    } else if (matches(vm, state, fixed)) {
       reload();
     }
   };
