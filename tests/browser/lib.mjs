@@ -3,7 +3,6 @@
 // (console errors, uncaught exceptions, CSP violations, failed same-origin requests), a
 // client for the simulator's control API, and a tiny step runner that reports each check.
 
-import { chromium } from "playwright-core";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
@@ -35,10 +34,16 @@ export function parseArgs(argv) {
 
 /** Launches headless Chromium. */
 export async function launch() {
+  let chromium;
+  try {
+    ({ chromium } = await import("playwright-core"));
+  } catch {
+    throw new Error("playwright-core is not installed: run ./scripts/test (it runs npm ci in tests/browser)");
+  }
   try {
     return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   } catch (error) {
-    throw new Error(`cannot start Chromium at ${CHROMIUM} (run ./scripts/test, which installs it): ${error.message}`);
+    throw new Error(`cannot start Chromium at ${CHROMIUM}: run ./scripts/test, which installs it (${error.message.split("\n")[0]})`);
   }
 }
 
@@ -172,7 +177,11 @@ export async function accessibility(page, name) {
   if (!axeSource) {
     const { readFile } = await import("node:fs/promises");
     const { createRequire } = await import("node:module");
-    axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    try {
+      axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    } catch {
+      throw new Error("axe-core is not installed: run ./scripts/test (it runs npm ci in tests/browser)");
+    }
   }
   await page.evaluate(axeSource);
   const violations = await page.evaluate(() =>

@@ -63,7 +63,7 @@ function connectionIndicator(live) {
   });
 }
 
-function modeBanner(main) {
+function modeBanner(main, live) {
   const banner = document.getElementById("mode-banner");
   onMode((mode, reasons) => {
     if (mode === "development") {
@@ -71,6 +71,9 @@ function modeBanner(main) {
       banner.hidden = false;
     } else if (mode === "diagnostic") {
       banner.hidden = true;
+      // /ws answers 503 until the configuration is fixed (and the gateway restarted).
+      live.close();
+      document.getElementById("connection").hidden = true;
       setTitle("Diagnostic mode");
       replace(main, 
         pageHeader({ title: "The gateway is in diagnostic mode" }),
@@ -164,7 +167,7 @@ function boot() {
   const router = new Router(main, ROUTES, ctx);
   ctx.router = router;
   setupTheme(document.getElementById("theme-toggle"));
-  modeBanner(main);
+  modeBanner(main, live);
   connectionIndicator(live);
   headerHeight();
   drawer(router);
