@@ -52,7 +52,7 @@ impl Fleet {
         let elapsed = self.started.elapsed().as_secs();
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let mut data = HostData::new(&host_name(number));
-        if number % 50 != 0 {
+        if !number.is_multiple_of(50) {
             data = data.cluster(&format!("cluster-{:02}", number % CLUSTERS));
         }
         for vm in 1..=VMS_PER_HOST {
@@ -60,10 +60,10 @@ impl Fleet {
                 "{}-{number:04}-{vm:02}",
                 ["web", "db", "app", "cache", "build"][(vm % 5) as usize]
             ));
-            if vm % 4 == 0 {
+            if vm.is_multiple_of(4) {
                 one = one.state(VmState::Off);
             }
-            if vm % 2 == 0 {
+            if vm.is_multiple_of(2) {
                 let mut second = one.0.nics[0].clone();
                 second.name = "Backup Adapter".to_string();
                 second.mac_address = format!("00155E{:02X}{:04X}", number % 256, vm);

@@ -488,3 +488,47 @@ fn watchers_replay_from_the_log_or_resync_with_the_reason() {
     assert!(replayed <= 60, "{replayed}");
     let _: Vec<Arc<ChangeBatch>> = batches.clone();
 }
+
+#[test]
+fn the_summary_counts_hosts_vms_and_capacity() {
+    use aetherv_inventory::domain::summary::summarize;
+    let store = store_with(10_000);
+    store.set_configured_hosts(&hosts(&["hv01", "hv02", "hv03"]));
+    let off = HostData::new("hv01")
+        .cluster("Prod")
+        .vms(1, 3)
+        .change_vm(vm_id(1, 2), |vm| {
+            vm.state = AgentState::Off;
+            vm.uptime_seconds = 0;
+            vm.memory_assigned_bytes = 0;
+        });
+    refresh(&store, "hv01", &off, at(0));
+    refresh(&store, "hv02", &HostData::new("hv02").vms(2, 2), at(0));
+    fail(&store, "hv02", "gone", at(30));
+    let summary = store.read(summarize);
+    assert_eq!(summary.hosts_total, 3);
+    assert_eq!(
+        summary.hosts_by_status,
+        [
+            (HostStatus::Unknown, 1),
+            (HostStatus::Reachable, 1),
+            (HostStatus::Unreachable, 1)
+        ]
+    );
+    assert_eq!(summary.vms_total, 5);
+    assert_eq!(
+        summary.vms_by_state,
+        [(VmState::Running, 4), (VmState::Off, 1)]
+    );
+    assert_eq!(summary.stale_vms, 2);
+    assert_eq!(summary.standalone_hosts, 2);
+    assert_eq!(summary.clusters.len(), 1);
+    assert_eq!(
+        summary.capacity.cpu_cores, 128,
+        "two hosts reported 64 each"
+    );
+    assert_eq!(summary.capacity.memory_assigned_bytes, 4 * (4 << 30));
+    let configured: u32 = off.0.vms.iter().map(|vm| vm.cpu_count).sum();
+    let host1 = summary.hosts.iter().find(|h| h.id.as_str() == "hv01");
+    assert_eq!(host1.map(|h| h.capacity.vcpus_configured), Some(configured));
+}
