@@ -1,0 +1,2 @@
+//! Power jobs bench.
+fn main() {}

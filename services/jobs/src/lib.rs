@@ -1,0 +1,6 @@
+//! The jobs service (`aetherv-jobs`), being written.
+#![forbid(unsafe_code)]
+
+pub mod domain;
+pub mod engine;
+pub mod spec;

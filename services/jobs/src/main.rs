@@ -1,0 +1,2 @@
+//! `aetherv-jobs`.
+fn main() {}
