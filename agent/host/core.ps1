@@ -203,13 +203,25 @@ function Assert-HyperVAvailable {
     }
 }
 
-# Runs a handler: its information and warning streams become log lines as they arrive,
-# its one result record is returned, and any other pipeline output is discarded.
+# Loads Hyper-V when the operation needs it, then runs the operation's handler.
+function Invoke-AgentOperation {
+    param([Parameter(Mandatory = $true)] [hashtable] $Request)
+    if ($script:AgentOperationsWithoutHyperV -notcontains $Request.operation) {
+        Set-AgentStep -Step 'load hyper-v'
+        Assert-HyperVAvailable
+    }
+    Set-AgentStep -Step $Request.operation
+    & $script:AgentOperations[$Request.operation] -Request $Request
+}
+
+# Runs an operation: its information and warning streams (Write-Host and Write-Warning
+# of any module included) become log lines as they arrive, its one result record is
+# returned, and any other pipeline output is discarded.
 function Invoke-AgentHandler {
-    param([Parameter(Mandatory = $true)] [string] $Handler, [Parameter(Mandatory = $true)] [hashtable] $Request)
+    param([Parameter(Mandatory = $true)] [hashtable] $Request)
     $results = New-Object -TypeName System.Collections.ArrayList
     $stray = 0
-    & $Handler -Request $Request 3>&1 6>&1 | ForEach-Object {
+    Invoke-AgentOperation -Request $Request 3>&1 6>&1 | ForEach-Object {
         $item = $_
         if ($item -is [System.Management.Automation.InformationRecord]) {
             Write-AgentLog -Level 'info' -Message ([string]$item.MessageData)
@@ -253,11 +265,7 @@ function Invoke-AetherVAgent {
     try {
         $request = Read-AgentRequest -RequestLine $RequestLine
         Write-AgentLog -Level 'info' -Message "running $($request.operation) (correlation id $($request.correlation_id)) with agent $($script:AgentVersion)"
-        if ($script:AgentOperationsWithoutHyperV -notcontains $request.operation) {
-            Set-AgentStep -Step 'load hyper-v'
-            Assert-HyperVAvailable
-        }
-        $data = Invoke-AgentHandler -Handler $script:AgentOperations[$request.operation] -Request $request
+        $data = Invoke-AgentHandler -Request $request
         Write-AgentResult -Data $data
         $exitCode = 0
     } catch {
