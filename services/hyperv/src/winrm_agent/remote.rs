@@ -149,7 +149,12 @@ async fn execute(
     sink: mpsc::Sender<OutputChunk>,
     cleanup: &Cleanup,
 ) -> Result<i32, WinrmError> {
-    let shell = client.open_shell(&spec.shell).await?;
+    // A pooled connection may have been closed by the host since its last use; nothing
+    // has run yet, so one more try on a new connection is safe.
+    let shell = match client.open_shell(&spec.shell).await {
+        Err(WinrmError::Connect { .. }) => client.open_shell(&spec.shell).await?,
+        other => other?,
+    };
     cleanup.record(|r| r.shell_id = Some(shell.id().to_owned()));
     let command_id = shell
         .command(&spec.command, &spec.args, &spec.options)
