@@ -1,14 +1,17 @@
 //! `aetherv`, the operator command line of Aether-V. It owns the subcommands an operator
-//! runs by hand (`winrm run`, `agent call`; `up` comes later), one module each, and calls
-//! `aetherv-winrm` (WinRS) and `aetherv-hyperv` (the agent protocol and its WinRM agent).
-//! Exit codes are in `exit` and in `--help`; the password only ever comes from the
-//! environment.
+//! runs by hand, one module each: `up` (the whole suite on this machine, one process per
+//! service) and `serve` (one service in the foreground; what `up` starts), which link
+//! every service library, the gateway and the simulator; `winrm run` and `agent call`,
+//! which call `aetherv-winrm` (WinRS) and `aetherv-hyperv` (the agent protocol and its
+//! WinRM agent). Exit codes are in `exit` and in `--help`; passwords only ever come from
+//! the environment or from files.
 
 #![forbid(unsafe_code)]
 
 mod agent;
 mod connection;
 mod exit;
+mod up;
 mod winrm;
 
 use std::process::ExitCode;
@@ -32,6 +35,12 @@ enum Command {
     /// Host agent operations.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Start the whole suite on this machine (a simulated fleet unless --config lists
+    /// hosts), one process per service, until Ctrl-C.
+    Up(up::UpArgs),
+    /// Run one service in the foreground (what `up` starts for each service).
+    #[command(subcommand)]
+    Serve(up::serve::ServeCommand),
 }
 
 #[tokio::main]
@@ -43,6 +52,11 @@ async fn main() -> ExitCode {
             let _ = error.print();
             return ExitCode::from(code);
         }
+    };
+    let command = match cli.command {
+        Command::Up(args) => return ExitCode::from(up::run(args).await),
+        Command::Serve(command) => return ExitCode::from(up::serve::run(command).await),
+        command => command,
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -58,9 +72,10 @@ async fn main() -> ExitCode {
             on_interrupt.cancel();
         }
     });
-    let result = match cli.command {
+    let result = match command {
         Command::Winrm(winrm::WinrmCommand::Run(args)) => winrm::run(args, interrupt).await,
         Command::Agent(agent::AgentCommand::Call(args)) => agent::call(args, interrupt).await,
+        Command::Up(_) | Command::Serve(_) => Ok(0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
