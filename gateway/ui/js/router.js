@@ -40,6 +40,8 @@ export class Router extends EventTarget {
     const url = new URL(anchor.href, window.location.href);
     if (url.origin !== window.location.origin) return;
     if (url.pathname === "/docs" || url.pathname.startsWith("/docs/") || url.pathname.startsWith("/api/")) return;
+    // An anchor on this page (`#unreachable`): the browser scrolls to it.
+    if (url.hash && url.pathname === window.location.pathname && url.search === window.location.search) return;
     event.preventDefault();
     this.navigate(url.href);
   }
@@ -60,7 +62,10 @@ export class Router extends EventTarget {
     const query = new URLSearchParams(search);
     const matched = this.match(pathname) || { route: this.routes[this.routes.length - 1], params: [pathname] };
     const key = matched.route.name + "|" + matched.params.join("|");
+    // Only the hash moved (an in-page anchor): nothing to mount.
+    if (this.current && this.current.key === key && this.current.search === search) return;
     if (this.current && this.current.key === key && this.current.view.update) {
+      this.current.search = search;
       this.current.view.update(query, { fromHistory });
       this.emitRoute(matched);
       return;
@@ -74,7 +79,7 @@ export class Router extends EventTarget {
     }
     this.container.replaceChildren();
     const view = matched.route.view.mount(this.container, { params: matched.params, query, ctx: this.ctx, router: this }) || {};
-    this.current = { key, view, route: matched.route };
+    this.current = { key, view, route: matched.route, search };
     window.scrollTo(0, 0);
     this.emitRoute(matched);
     if (focus && !fromHistory && document.activeElement !== this.ctx.searchInput) {
