@@ -109,8 +109,9 @@ export function debounce(fn, wait) {
 }
 
 /**
- * Calls `fn` at most once per `wait` ms, always running a trailing call after the last
- * request (so the last change is never lost). `.cancel()` drops a pending call.
+ * Calls `fn` at most once per `wait` ms (a number, or a function giving it), always running
+ * a trailing call after the last request (so the last change is never lost). `.cancel()`
+ * drops a pending call.
  */
 export function throttle(fn, wait) {
   let last = 0;
@@ -122,7 +123,8 @@ export function throttle(fn, wait) {
   };
   const wrapped = () => {
     if (timer) return;
-    const due = Math.max(0, last + wait - Date.now());
+    const period = typeof wait === "function" ? wait() : wait;
+    const due = Math.max(0, last + period - Date.now());
     timer = setTimeout(run, due);
   };
   wrapped.cancel = () => {

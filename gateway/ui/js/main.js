@@ -36,8 +36,13 @@ const STORE_RETRY_MS = [2000, 4000, 8000, 15000];
 function connectionIndicator(live) {
   const node = document.getElementById("connection");
   const text = node.querySelector(".connection-text");
+  // Screen readers hear state changes only (the visible countdown is hidden from them).
+  const spoken = node.querySelector(".connection-sr");
   let wasLive = false;
   let countdown = null;
+  const say = (message) => {
+    if (spoken.textContent !== message) spoken.textContent = message;
+  };
   live.addEventListener("status", (event) => {
     const { state, retryInMs } = event.detail;
     node.dataset.state = state;
@@ -45,7 +50,8 @@ function connectionIndicator(live) {
     if (state === "live") {
       text.textContent = "Live";
       node.title = "Connected: changes appear as they happen";
-      if (!wasLive) wasLive = true;
+      say("Live updates connected");
+      wasLive = true;
     } else if (state === "connecting") {
       text.textContent = wasLive ? "Reconnecting…" : "Connecting…";
       node.title = "Connecting to the live update stream";
@@ -58,8 +64,8 @@ function connectionIndicator(live) {
       tick();
       countdown = setInterval(tick, 1000);
       node.title = "The live update stream is disconnected; what you see may be out of date";
+      say("Live updates disconnected; retrying");
     }
-    node.setAttribute("aria-label", `Live updates: ${text.textContent}`);
   });
 }
 
