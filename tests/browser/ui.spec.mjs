@@ -420,6 +420,14 @@ try {
     assert.ok(overflow <= 1, `no sideways scrolling of the page (overflow ${overflow}px)`);
     await shoot(small, "15-phone-vm-page-dark");
     await a11y(small, "phone vm page (dark)");
+    // A confirmation dialog in the dark theme (cancelled: nothing changes).
+    const running = (await (await fetch(`${base}/api/v1/vms?state=running&page_size=1`)).json()).vms[0];
+    await small.goto(`${base}/vms/${running.id}`);
+    await small.click('button[data-action="reset"]');
+    await small.locator("dialog[open]").waitFor();
+    await a11y(small, "phone confirmation dialog (dark)");
+    await shoot(small, "16-phone-confirm-reset-dark", { fullPage: false });
+    await small.locator('dialog[open] button[value="cancel"]').click();
     await small.goto(`${base}/`);
     await small.waitForSelector(".tiles .tile");
     await a11y(small, "phone overview (dark)");

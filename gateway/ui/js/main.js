@@ -149,7 +149,12 @@ function shortcuts(searchInput) {
   });
 }
 
+let storeRetry = null;
+
+/** Loads the fleet; on failure retries with backoff (one retry loop, whoever asks). */
 async function loadStore(store, live, attempt = 0) {
+  clearTimeout(storeRetry);
+  storeRetry = null;
   try {
     await store.load();
     store.emit("change", { reason: "load" });
@@ -160,7 +165,8 @@ async function loadStore(store, live, attempt = 0) {
     store.emit("change", { reason: "error" });
     if (error.diagnostic) return;
     const wait = STORE_RETRY_MS[Math.min(attempt, STORE_RETRY_MS.length - 1)];
-    setTimeout(() => loadStore(store, live, attempt + 1), wait);
+    clearTimeout(storeRetry);
+    storeRetry = setTimeout(() => loadStore(store, live, attempt + 1), wait);
   }
 }
 
