@@ -133,10 +133,19 @@ fn violations_of(error: &ValidationError<'_>) -> Vec<Violation> {
     match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
+            let path = error.evaluation_path().as_str();
+            let (rule, description) = if path.split('/').any(|s| s == "dependentRequired") {
+                (
+                    "dependentRequired",
+                    "is required with the other fields given",
+                )
+            } else {
+                ("required", "is required")
+            };
             vec![Violation::new(
                 format!("{at}/{}", escape(name)),
-                "required",
-                "is required",
+                rule,
+                description,
             )]
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
