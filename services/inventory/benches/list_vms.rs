@@ -358,7 +358,9 @@ async fn run() {
     println!("quiet model:");
     queries(&client, &token).await;
     fleet.churn.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The spread cycles begin one interval after the cold start.
+    let spread_from = started + Duration::from_secs(31);
+    tokio::time::sleep_until(spread_from.into()).await;
     let before = fleet.calls.load(Ordering::Relaxed);
     let churn_started = Instant::now();
     println!("while the schedule refreshes (one changed VM per host refresh):");
