@@ -769,3 +769,33 @@ async fn a_fresh_connection_per_call_works_too() {
     assert_eq!(agent.cached_hosts(), 0);
     sim.fleet.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_calls_than_connections_do_not_starve() {
+    let sim = Sim::scaled().await;
+    let target = sim.target(Scheme::NtlmHttp);
+    let agent = std::sync::Arc::new(
+        WinrmHostAgent::with_options(WinrmAgentOptions {
+            reuse_connections: true,
+            max_connections_per_host: 2,
+        })
+        .expect("the bootstrap fits"),
+    );
+    let calls = (0..6).map(|_| {
+        let (agent, target) = (agent.clone(), target.clone());
+        tokio::spawn(async move {
+            // Far below the 5 s Receive long poll: a call that waited for a connection held
+            // by another call's long poll would miss it.
+            let options = CallOptions {
+                timeout: Some(Duration::from_secs(4)),
+                ..CallOptions::default()
+            };
+            agent.collect_inventory(&target, options).await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        let inventory = call.expect("the task ends").expect("the call succeeds");
+        assert_eq!(inventory.vms.len(), sim.host.vms().len());
+    }
+    sim.fleet.shutdown().await;
+}

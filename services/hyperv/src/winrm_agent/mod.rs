@@ -52,8 +52,9 @@ use crate::target::HostTarget;
 pub struct WinrmAgentOptions {
     /// Keep one client (with its authenticated connections) per host across calls.
     pub reuse_connections: bool,
-    /// Authenticated connections kept per host (a call uses up to two at once: the
-    /// Receive long poll and a Send or Signal).
+    /// Authenticated connections per host: how many calls to one host run at once (a
+    /// call holds one connection at a time, its Receive long poll up to the
+    /// OperationTimeout); further calls wait for a connection.
     pub max_connections_per_host: usize,
 }
 
@@ -61,7 +62,7 @@ impl Default for WinrmAgentOptions {
     fn default() -> Self {
         Self {
             reuse_connections: true,
-            max_connections_per_host: 4,
+            max_connections_per_host: 16,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One remote command run to the end, to a deadline or to a cancel: a WinRS shell is
-//! opened for it, stdin is sent while output is received, each stdout/stderr chunk goes
-//! to the caller as it arrives, and the command is never left behind. On every way out
+//! opened for it, stdin is sent, then each stdout/stderr chunk goes to the caller as it
+//! arrives, and the command is never left behind. On every way out
 //! the command gets Signal terminate and its shell is deleted; the clean-up is awaited,
 //! except when the future itself is dropped, where a spawned task finishes it.
 
@@ -160,21 +160,14 @@ async fn execute(
         .command(&spec.command, &spec.args, &spec.options)
         .await?;
     cleanup.record(|r| r.command_id = Some(command_id.clone()));
-    let send = async {
-        match &stdin {
-            Some(data) => shell.send_stdin(&command_id, data, true).await,
-            None => Ok(()),
-        }
-    };
-    let receive = receive_until_done(&shell, &command_id, &sink);
-    tokio::pin!(send, receive);
-    let mut sent = false;
-    loop {
-        tokio::select! {
-            result = &mut send, if !sent => { result?; sent = true; }
-            result = &mut receive => return result,
-        }
+    // All of stdin first, then the output: a call needs one connection at a time, so
+    // concurrent calls cannot starve each other of the pool (a Receive long poll holds its
+    // connection for up to the OperationTimeout). The agent reads all of stdin before it
+    // writes anything, and WinRS buffers stdin for any other command.
+    if let Some(data) = &stdin {
+        shell.send_stdin(&command_id, data, true).await?;
     }
+    receive_until_done(&shell, &command_id, &sink).await
 }
 
 async fn receive_until_done(
