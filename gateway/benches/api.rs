@@ -316,6 +316,44 @@ async fn main() {
     );
     row("GET /vms/{id}, 8 conns", &load(8, seconds, by_id).await);
 
+    // Where the whole list's time goes: one page of 1,000 through the gateway, and the same
+    // page straight from inventory over gRPC.
+    let thousand = format!("{base}/api/v1/vms?page_size=1000");
+    row(
+        "GET /vms?page_size=1000, 1 conn",
+        &load(1, seconds, move |_| thousand.clone()).await,
+    );
+    let mut grpc = match aetherv_proto::inventory::v1::inventory_client::InventoryClient::connect(
+        inventory_url.clone(),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(error) => panic!("inventory: {error}"),
+    };
+    let mut latencies = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        let request = aetherv_proto::inventory::v1::ListVmsRequest {
+            page: Some(aetherv_proto::common::v1::PageRequest {
+                page_size: 1000,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let ok = grpc.list_vms(request).await.is_ok();
+        latencies.push(start.elapsed());
+        assert!(ok, "ListVms failed");
+    }
+    latencies.sort();
+    println!(
+        "{:<48} p50 {:>10}  ({} calls)",
+        "gRPC ListVms page_size=1000 (direct)",
+        ms(latencies[latencies.len() / 2]),
+        latencies.len()
+    );
+
     for gzip in [false, true] {
         let mut runs = Vec::new();
         let mut size = 0;

@@ -5,15 +5,18 @@
 
 use aetherv_proto::common::v1 as common;
 use aetherv_proto::inventory::v1 as pb;
+use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::stream::{self, Stream, StreamExt};
+use futures::Stream;
 use http::{HeaderValue, header};
 use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::app::{AppState, RequestContext};
 use crate::error::{Dependency, FieldNames, HttpError};
@@ -150,97 +153,86 @@ async fn list(
 }
 
 /// The chunks of an `all=true` body: the head with the first page, each further page, the
-/// tail. A failing page ends the body early (the client sees truncated JSON and the log
-/// says why): the status was sent with the first page.
+/// tail. A task fetches and serializes the pages, one page ahead of the socket (a bounded
+/// channel of two), so inventory, serialization and sending overlap; it stops when the
+/// client goes away. A failing page ends the body early (the client sees truncated JSON
+/// and the log says why): the status was sent with the first page.
 fn all_pages(
     upstream: Upstream,
-    client: aetherv_proto::inventory::v1::inventory_client::InventoryClient<Traced>,
-    request: pb::ListVmsRequest,
+    mut client: InventoryClient<Traced>,
+    mut request: pb::ListVmsRequest,
     first: pb::ListVmsResponse,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    struct State {
-        upstream: Upstream,
-        client: aetherv_proto::inventory::v1::inventory_client::InventoryClient<Traced>,
-        request: pb::ListVmsRequest,
-        page: Option<pb::ListVmsResponse>,
-        first: bool,
-        written: bool,
-        done: bool,
-    }
-    let state = State {
-        upstream,
-        client,
-        request,
-        page: Some(first),
-        first: true,
-        written: false,
-        done: false,
-    };
-    // Fused: the body may be polled again after the end.
-    stream::unfold(state, |mut state| async move {
-        if state.done {
-            return None;
-        }
-        let page = match state.page.take() {
-            Some(page) => page,
-            None => {
-                let token = state
-                    .request
-                    .page
-                    .as_ref()
-                    .map(|p| p.page_token.clone())
-                    .unwrap_or_default();
-                if token.is_empty() {
-                    state.done = true;
-                    return Some((Ok(Bytes::from_static(b"]}")), state));
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut page = first;
+        let mut head = true;
+        let mut written = false;
+        loop {
+            let chunk = match serialize_page(&page, head, &mut written) {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    let _ = tx.send(Err(error)).await;
+                    return;
                 }
-                let request = state.upstream.request(state.request.clone());
-                match state
-                    .upstream
-                    .call(state.client.list_vms(request), LIST_FIELDS)
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(error) => {
-                        tracing::warn!(%error, "the vm list stream ended early");
-                        state.done = true;
-                        return Some((Err(std::io::Error::other(error)), state));
-                    }
+            };
+            head = false;
+            let next = page.page.map(|p| p.next_page_token).unwrap_or_default();
+            if next.is_empty() {
+                if tx.send(Ok(chunk)).await.is_ok() {
+                    let _ = tx.send(Ok(Bytes::from_static(b"]}"))).await;
                 }
+                return;
             }
-        };
-        let mut chunk = Vec::with_capacity(page.vms.len() * 1024 + 128);
-        if state.first {
-            let total = page.page.as_ref().map_or(0, |p| p.total_size);
-            chunk.extend_from_slice(
-                format!(
-                    "{{\"revision\":{},\"total_size\":{total},\"next_page_token\":null,\"vms\":[",
-                    page.revision
-                )
-                .as_bytes(),
+            if let Some(request_page) = request.page.as_mut() {
+                request_page.page_token = next;
+            }
+            let fetch = upstream.call(
+                client.list_vms(upstream.request(request.clone())),
+                LIST_FIELDS,
             );
-        }
-        state.first = false;
-        for vm in &page.vms {
-            if state.written {
-                chunk.push(b',');
+            let (sent, fetched) = tokio::join!(tx.send(Ok(chunk)), fetch);
+            if sent.is_err() {
+                return;
             }
-            if serde_json::to_writer(&mut chunk, &VmJson::new(vm)).is_err() {
-                state.done = true;
-                return Some((
-                    Err(std::io::Error::other("a vm could not be serialized")),
-                    state,
-                ));
+            match fetched {
+                Ok(next_page) => page = next_page,
+                Err(error) => {
+                    tracing::warn!(%error, "the vm list stream ended early");
+                    let _ = tx.send(Err(std::io::Error::other(error))).await;
+                    return;
+                }
             }
-            state.written = true;
         }
-        let next = page.page.map(|p| p.next_page_token).unwrap_or_default();
-        if let Some(request_page) = state.request.page.as_mut() {
-            request_page.page_token = next;
+    });
+    ReceiverStream::new(rx)
+}
+
+/// One page as JSON text: the head first (revision, total), then the VMs comma-separated.
+fn serialize_page(
+    page: &pb::ListVmsResponse,
+    head: bool,
+    written: &mut bool,
+) -> Result<Bytes, std::io::Error> {
+    let mut chunk = Vec::with_capacity(page.vms.len() * 1800 + 128);
+    if head {
+        let total = page.page.as_ref().map_or(0, |p| p.total_size);
+        chunk.extend_from_slice(
+            format!(
+                "{{\"revision\":{},\"total_size\":{total},\"next_page_token\":null,\"vms\":[",
+                page.revision
+            )
+            .as_bytes(),
+        );
+    }
+    for vm in &page.vms {
+        if *written {
+            chunk.push(b',');
         }
-        Some((Ok(Bytes::from(chunk)), state))
-    })
-    .fuse()
+        serde_json::to_writer(&mut chunk, &VmJson::new(vm)).map_err(std::io::Error::other)?;
+        *written = true;
+    }
+    Ok(Bytes::from(chunk))
 }
 
 /// `GET /api/v1/vms`.
