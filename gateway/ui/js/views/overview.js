@@ -99,7 +99,7 @@ export function mount(container, { ctx }) {
     scrollBox("Hosts",
       h(
         "table",
-        { class: "data-table" },
+        { class: "data-table fixed-table hosts-table" },
         h("caption", { class: "visually-hidden" }, "Hosts with their status and capacity"),
         h(
           "thead",
@@ -355,7 +355,9 @@ export function mount(container, { ctx }) {
     renderRefresh();
   }
 
-  const soon = throttle(render, 500);
+  // Host events arrive all the time in a large fleet (every host, every cycle): re-render at
+  // most twice a second, once every 2 s past 200 hosts.
+  const soon = throttle(render, () => (store.hosts.size > 200 ? 2000 : 500));
   store.addEventListener("change", soon);
   render();
   return {
