@@ -20,12 +20,12 @@ function el(tag, attrs = {}, ...children) {
 // A small subset of Markdown: paragraphs, `code` and **bold**.
 function inline(text) {
   const parts = [];
-  const pattern = /(`[^`]+`|\*\*[^*]+\*\*)/g;
+  const pattern = /(\*\*[^*]+\*\*|`[^`]+`)/g;
   let last = 0;
   for (const match of text.matchAll(pattern)) {
     parts.push(text.slice(last, match.index));
     const token = match[0];
-    parts.push(token.startsWith("`") ? el("code", {}, token.slice(1, -1)) : el("strong", {}, token.slice(2, -2)));
+    parts.push(token.startsWith("`") ? el("code", {}, token.slice(1, -1)) : el("strong", {}, inline(token.slice(2, -2))));
     last = match.index + token.length;
   }
   parts.push(text.slice(last));
@@ -77,7 +77,7 @@ function schemaTree(doc, schema, depth = 0) {
     const item = el("li", {},
       el("code", {}, name), required.has(name) ? "" : " (optional)", " ",
       el("span", { class: "type" }, typeLabel(doc, property)),
-      property.description ? ` — ${property.description}` : "");
+      property.description ? [" — ", inline(property.description)] : "");
     if (!refName(property) && property.properties) item.append(schemaTree(doc, property, depth + 1));
     list.append(item);
   }
@@ -95,7 +95,7 @@ function parametersTable(doc, parameters) {
       el("td", {}, el("code", {}, p.name), p.required ? el("span", { class: "req" }, "required") : ""),
       el("td", {}, p.in),
       el("td", { class: "type" }, typeLabel(doc, schema), defaults),
-      el("td", {}, p.description || "")));
+      el("td", {}, inline(p.description || ""))));
   }
   return el("table", {},
     el("thead", {}, el("tr", {}, el("th", {}, "parameter"), el("th", {}, "in"), el("th", {}, "type"), el("th", {}, "meaning"))),
@@ -111,7 +111,7 @@ function responsesTable(doc, responses) {
     const schema = media ? content[media].schema : null;
     body.append(el("tr", {},
       el("td", {}, el("code", {}, status)),
-      el("td", {}, response.description || ""),
+      el("td", {}, inline(response.description || "")),
       el("td", { class: "type" }, media ? [media, " ", typeLabel(doc, schema)] : "")));
   }
   return el("table", {},

@@ -29,20 +29,34 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::fro
 /// Keeps `feed` filled from `source` until `shutdown` fires.
 pub async fn follow(feed: Arc<Feed>, source: Arc<dyn Source>, shutdown: CancellationToken) {
     let mut delay = BACKOFF.0;
+    // Repeated failures while the service stays down are logged once, then at debug.
+    let mut failing = false;
     loop {
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return,
             outcome = follow_once(&feed, source.as_ref()) => outcome,
         };
         match outcome {
-            Ok(true) => delay = BACKOFF.0,
-            Ok(false) => {}
-            Err(status) => tracing::warn!(
+            Ok(delivered) => {
+                failing = false;
+                if delivered {
+                    delay = BACKOFF.0;
+                }
+            }
+            Err(status) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    topic = feed.topic(),
+                    dependency = %source.dependency(),
+                    code = ?status.code(),
+                    message = status.message(),
+                    "websocket topic stream lost; reconnecting"
+                );
+            }
+            Err(status) => tracing::debug!(
                 topic = feed.topic(),
-                dependency = %source.dependency(),
                 code = ?status.code(),
-                message = status.message(),
-                "websocket topic stream lost; reconnecting"
+                "websocket topic stream still unavailable"
             ),
         }
         tokio::select! {
