@@ -138,7 +138,7 @@ async fn grpcurl_lists_describes_calls_and_checks_health_of_every_service() -> a
         .as_array()
         .into_iter()
         .flatten()
-        .inspect(|vm| assert_eq!(vm["host"], Value::from(host.as_str())))
+        .inspect(|vm| assert_eq!(vm["host"], host.as_str()))
         .filter_map(|vm| vm["name"].as_str().map(str::to_string))
         .collect();
     names.sort();

@@ -10,7 +10,6 @@ use aetherv_hyperv::{Generation, VmState};
 use aetherv_proto::inventory::v1 as pb;
 use aetherv_proto::inventory::v1::watch_event::Event;
 use aetherv_tests::TestStack;
-use serde_json::Value;
 use tokio::time::Instant;
 
 /// The bound on waiting for a change (refreshes run every 2 s).
@@ -117,15 +116,15 @@ async fn out_of_band_changes_reach_watch_and_websocket() -> anyhow::Result<()> {
         assert_eq!(frame["topic"], "inventory");
         let data = &frame["data"];
         match frame["kind"].as_str() {
-            Some("vm_upserted") if data["id"] == Value::from(changed.as_str()) => {
+            Some("vm_upserted") if data["id"] == changed.as_str() => {
                 web.notes |= data["notes"] == "changed in Hyper-V Manager";
             }
-            Some("vm_upserted") if data["id"] == Value::from(added.as_str()) => {
+            Some("vm_upserted") if data["id"] == added.as_str() => {
                 assert_eq!(data["name"], "oob-added-vm");
                 assert_eq!(data["state"], "off");
                 web.added = true;
             }
-            Some("vm_deleted") if data["id"] == Value::from(removed.as_str()) => {
+            Some("vm_deleted") if data["id"] == removed.as_str() => {
                 assert_eq!(data["host"], host.name());
                 web.removed = true;
             }

@@ -9,7 +9,6 @@ use aetherv_proto::inventory::v1 as pb;
 use aetherv_tests::TestStack;
 use aetherv_tests::wait::Outcome;
 use aetherv_tests::wait_for;
-use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -60,7 +59,7 @@ async fn a_power_action_changes_the_vm_in_the_simulator_and_in_inventory() -> an
     let body = accepted.json()?;
     assert_eq!(body["action"], "start", "{body}");
     assert_eq!(body["previous_state"], "off", "{body}");
-    assert_eq!(body["vm"]["id"], Value::from(id.as_str()));
+    assert_eq!(body["vm"]["id"], id.as_str());
     assert!(
         body["task_id"]
             .as_str()
@@ -86,7 +85,7 @@ async fn a_power_action_changes_the_vm_in_the_simulator_and_in_inventory() -> an
     assert_eq!(record.host, host.name());
     ws.wait_for("the VM running on /ws", LIMIT, |f| {
         f["kind"] == "vm_upserted"
-            && f["data"]["id"] == Value::from(id.as_str())
+            && f["data"]["id"] == id.as_str()
             && f["data"]["state"] == "running"
     })
     .await?;

@@ -84,7 +84,7 @@ async fn an_unresponsive_host_is_unreachable_with_its_reason_and_recovers() -> a
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|vm| vm["host"] != Value::from(name.as_str()))
+        .filter(|vm| vm["host"] != name.as_str())
         .inspect(|vm| assert_eq!(vm["stale"], false, "{vm}"))
         .count();
     assert_eq!(fresh_vms, 9);
@@ -93,7 +93,7 @@ async fn an_unresponsive_host_is_unreachable_with_its_reason_and_recovers() -> a
     let event = ws
         .wait_for("the host marked unreachable", LIMIT, |f| {
             f["kind"] == "host_upserted"
-                && f["data"]["name"] == Value::from(name.as_str())
+                && f["data"]["name"] == name.as_str()
                 && f["data"]["status"] == "unreachable"
         })
         .await?;
@@ -120,7 +120,7 @@ async fn an_unresponsive_host_is_unreachable_with_its_reason_and_recovers() -> a
     assert!(!up.stale);
     ws.wait_for("the host reachable again", LIMIT, |f| {
         f["kind"] == "host_upserted"
-            && f["data"]["name"] == Value::from(name.as_str())
+            && f["data"]["name"] == name.as_str()
             && f["data"]["status"] == "reachable"
     })
     .await?;
