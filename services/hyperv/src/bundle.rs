@@ -139,6 +139,14 @@ mod tests {
     }
 
     #[test]
+    fn the_builtin_bundle_is_ascii_so_no_console_code_page_can_change_its_hash() {
+        let bundle = AgentBundle::builtin();
+        let at = bundle.text().find(|c: char| !c.is_ascii());
+        assert_eq!(at, None, "non-ascii text in the bundle");
+        assert!(BOOTSTRAP_TEMPLATE.is_ascii());
+    }
+
+    #[test]
     fn the_version_comes_from_core() {
         let version = AgentBundle::builtin().version();
         let parts: Vec<&str> = version.split('.').collect();
