@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use anyhow::{Context, bail, ensure};
 use aetherv_tests::TestStack;
+use anyhow::{Context, bail, ensure};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,8 +30,8 @@ async fn the_web_ui_in_headless_chromium() -> anyhow::Result<()> {
             );
         }
     }
-    let chromium =
-        std::env::var_os("AETHERV_CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from);
+    let chromium = std::env::var_os("AETHERV_CHROMIUM")
+        .map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from);
     if !chromium.exists() {
         bail!(
             "{} is missing: run ./scripts/test (it installs Debian's chromium)",
