@@ -522,3 +522,20 @@ async fn a_service_that_does_not_answer_in_time_is_a_504() {
     gateway.stop().await;
     holder.abort();
 }
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_1001_and_drains() {
+    let gateway = gateway_without_services().await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    assert_eq!(client.next(Duration::from_secs(5)).await["type"], "hello");
+    let stopping = tokio::spawn(gateway.stop());
+    let closed = client
+        .next_of_type("__close", Duration::from_secs(10))
+        .await;
+    assert_eq!(closed["code"], 1001);
+    assert_eq!(closed["reason"], "server shutting down");
+    match tokio::time::timeout(Duration::from_secs(10), stopping).await {
+        Ok(Ok(())) => {}
+        other => panic!("the gateway did not drain: {other:?}"),
+    }
+}
