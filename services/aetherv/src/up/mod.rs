@@ -107,6 +107,14 @@ impl Signals {
     }
 }
 
+/// A new temporary folder only its owner can enter (0700), removed when dropped.
+fn private_folder() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new().prefix("aetherv-up-").tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
 /// Runs `aetherv up`; returns the exit code: 0 after a clean stop, 1 when a service failed
 /// (died, never became healthy, or had to be killed), 64 for bad flags.
 pub async fn run(args: UpArgs) -> u8 {
@@ -131,7 +139,7 @@ pub async fn run(args: UpArgs) -> u8 {
             return 1;
         }
     };
-    let state = match tempfile::Builder::new().prefix("aetherv-up-").tempdir() {
+    let state = match private_folder() {
         Ok(dir) => dir,
         Err(error) => {
             eprintln!("aetherv up: cannot create a private temporary folder: {error}");

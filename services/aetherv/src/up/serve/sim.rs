@@ -57,7 +57,7 @@ pub struct SimArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub latency: Option<Duration>,
     /// Log filter (tracing EnvFilter syntax); logs go to stderr.
-    #[arg(long, default_value = "warn")]
+    #[arg(long, default_value = "info")]
     pub log_filter: String,
     #[command(flatten)]
     pub control: ControlArgs,
@@ -106,7 +106,7 @@ fn scenario(args: &SimArgs) -> Scenario {
 
 /// Runs the fleet until shutdown; returns the exit code.
 pub async fn run(args: SimArgs) -> u8 {
-    let filter = EnvFilter::try_new(&args.log_filter).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_new(&args.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
@@ -177,7 +177,14 @@ async fn serve(args: &SimArgs, fleet: &SimFleet, source: PasswordSource) -> Resu
         vms: Some(u64::from(spec.hosts) * u64::from(spec.vms_per_host)),
         ..Announcement::service("hvsim", control)
     };
-    tracing::info!(hosts = spec.hosts, %control, "simulated fleet serving");
+    let first = fleet.hosts().first().and_then(|h| h.http_endpoint());
+    tracing::info!(
+        hosts = spec.hosts,
+        vms = spec.hosts * spec.vms_per_host,
+        first = first.as_deref().unwrap_or("none"),
+        control = %format!("http://{control}"),
+        "simulated fleet serving"
+    );
     announcement.print(args.control);
     shutdown(args.control).await;
     Ok(())
