@@ -27,8 +27,10 @@ fn the_example_loads_and_shows_the_defaults() {
 
 #[test]
 fn invalid_values_are_refused_naming_the_key() {
-    let mut config = Config::default();
-    config.max_active_jobs = 0;
+    let mut config = Config {
+        max_active_jobs: 0,
+        ..Config::default()
+    };
     config.history.max_age = Duration::from_secs(1);
     config.inventory.endpoint = "127.0.0.1:50053".into();
     let mut issues = Issues::new(Config::SECTION);
