@@ -539,3 +539,19 @@ async fn shutdown_closes_websockets_with_1001_and_drains() {
         other => panic!("the gateway did not drain: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_oversized_message_closes_the_connection_with_1009() {
+    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    config.websocket.max_message_bytes = 1024;
+    let gateway = Gateway::start(config).await;
+    let mut client = WsClient::connect(&gateway.ws_url()).await;
+    assert_eq!(client.next(Duration::from_secs(5)).await["type"], "hello");
+    let big = format!("{{\"type\":\"ping\",\"id\":\"{}\"}}", "x".repeat(2000));
+    client.send_text(&big).await;
+    let closed = client
+        .next_of_type("__close", Duration::from_secs(10))
+        .await;
+    assert_eq!(closed["code"], 1009, "{closed}");
+    gateway.stop().await;
+}

@@ -70,6 +70,7 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, _permit: OwnedSemaphorePermit
     let mut tick = hub.tick.subscribe();
     let shutdown = hub.shutdown.clone();
     let idle = hub.config.idle_timeout;
+    let max_message = hub.config.max_message_bytes;
     let mut connection = Connection {
         hub,
         socket,
@@ -97,6 +98,9 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, _permit: OwnedSemaphorePermit
                     deadline = tokio::time::Instant::now() + idle;
                     match message {
                         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+                        Some(Ok(Message::Text(text))) if text.len() > max_message => {
+                            return Ok(Some((1009, "message too big")));
+                        }
                         Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await?,
                         Some(Ok(Message::Binary(_))) => {
                             return Ok(Some((1003, "binary frames are not supported")));

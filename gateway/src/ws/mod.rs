@@ -166,8 +166,10 @@ impl Hub {
         let hub = self.clone();
         let tasks = self.tasks.clone();
         upgrade
-            .max_message_size(self.config.max_message_bytes)
-            .max_frame_size(self.config.max_message_bytes)
+            // The connection refuses messages over the limit with 1009; the protocol
+            // library's own (larger) limit only stops absurd frames before they are read.
+            .max_message_size(self.config.max_message_bytes.saturating_mul(2))
+            .max_frame_size(self.config.max_message_bytes.saturating_mul(2))
             // A small write buffer: a client that stops reading blocks its connection's
             // writes soon (and then falls behind in the ring) instead of piling frames up
             // in the gateway's memory.
