@@ -2,8 +2,8 @@
 //! simulated fleet (`aetherv-hvsim`: real WinRM endpoints on loopback addresses) and every
 //! service in this process, each through its own `serve(config, listener, shutdown)` on
 //! port 0 — remote-tasks (the only holder of the fleet's password), notifications,
-//! inventory (refreshing through remote-tasks over gRPC, publishing to notifications) and
-//! the gateway — and gives typed gRPC clients, the gateway's URL, an HTTP and a WebSocket
+//! inventory (refreshing through remote-tasks over gRPC, publishing to notifications),
+//! jobs and the gateway — and gives typed gRPC clients, the gateway's URL, an HTTP and a WebSocket
 //! client, `wait_for_*` helpers and a clean shutdown. Services log through `tracing` to
 //! the test's captured output, which the test runner shows when a test fails.
 //!

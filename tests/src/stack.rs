@@ -1,8 +1,9 @@
 //! [`TestStack`]: the simulated fleet and every service in this process, on port 0, wired
 //! as in production — remote-tasks holds the fleet's password and reaches each simulated
 //! host over WinRM (NTLM with message encryption); inventory refreshes through
-//! remote-tasks' gRPC API and publishes to notifications; the gateway fronts inventory,
-//! remote-tasks and notifications over gRPC. Nothing is mocked.
+//! remote-tasks' gRPC API and publishes to notifications; jobs runs changes through
+//! remote-tasks and reads inventory; the gateway fronts all of them over gRPC. Nothing is
+//! mocked.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aetherv_tests::Error> {
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use aetherv_hvsim::SimFleet;
 use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
+use aetherv_proto::jobs::v1::jobs_client::JobsClient;
 use aetherv_proto::notifications::v1::notifications_client::NotificationsClient;
 use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
 use aetherv_runtime::{ClientConfig, connect_lazy};
@@ -53,6 +55,7 @@ pub struct TestStackBuilder {
     control_api: bool,
     remote_tasks: Tweak<aetherv_remote_tasks::Config>,
     inventory: Tweak<aetherv_inventory::Config>,
+    jobs: Tweak<aetherv_jobs::Config>,
     notifications: Tweak<aetherv_notifications::Config>,
     gateway: Tweak<aetherv_gateway::Config>,
 }
@@ -109,6 +112,12 @@ impl TestStackBuilder {
         tweak: impl FnOnce(&mut aetherv_inventory::Config) + Send + 'static,
     ) -> Self {
         self.inventory = Box::new(tweak);
+        self
+    }
+
+    /// Adjusts jobs' configuration.
+    pub fn jobs(mut self, tweak: impl FnOnce(&mut aetherv_jobs::Config) + Send + 'static) -> Self {
+        self.jobs = Box::new(tweak);
         self
     }
 
@@ -195,9 +204,21 @@ impl TestStackBuilder {
         })
         .await?;
 
+        let mut jobs_config =
+            aetherv_jobs::Config::for_testing(&remote_tasks.url(), &inventory.url());
+        jobs_config.notifications.endpoint = notifications.url();
+        (self.jobs)(&mut jobs_config);
+        let jobs = Running::start("jobs", |listener, shutdown| async move {
+            aetherv_jobs::serve(jobs_config, listener, shutdown)
+                .await
+                .map(|_| ())
+        })
+        .await?;
+
         let mut gateway_config =
             aetherv_gateway::Config::for_testing(&inventory.url(), &remote_tasks.url());
         gateway_config.notifications.endpoint = notifications.url();
+        gateway_config.jobs.endpoint = jobs.url();
         (self.gateway)(&mut gateway_config);
         let gateway = Running::start("gateway", |listener, shutdown| {
             aetherv_gateway::serve(gateway_config, listener, shutdown)
@@ -208,7 +229,7 @@ impl TestStackBuilder {
             fleet,
             sim_control,
             http: HttpClient::new(),
-            services: vec![remote_tasks, notifications, inventory, gateway],
+            services: vec![remote_tasks, notifications, inventory, jobs, gateway],
         };
         stack.wait_for_ready().await?;
         Ok(stack)
@@ -222,7 +243,7 @@ pub struct TestStack {
     pub fleet: SimFleet,
     sim_control: Option<SocketAddr>,
     http: HttpClient,
-    /// In start order: remote-tasks, notifications, inventory, gateway.
+    /// In start order: remote-tasks, notifications, inventory, jobs, gateway.
     services: Vec<Running>,
 }
 
@@ -238,6 +259,7 @@ impl TestStack {
             control_api: false,
             remote_tasks: Box::new(|_| {}),
             inventory: Box::new(|_| {}),
+            jobs: Box::new(|_| {}),
             notifications: Box::new(|_| {}),
             gateway: Box::new(|_| {}),
         }
@@ -254,7 +276,7 @@ impl TestStack {
     }
 
     /// The gRPC (or, for `gateway`, HTTP) address of `remote-tasks`, `notifications`,
-    /// `inventory` or `gateway`.
+    /// `inventory`, `jobs` or `gateway`.
     pub fn address(&self, name: &str) -> Result<SocketAddr, Error> {
         self.service(name).map(Running::address)
     }
@@ -329,13 +351,18 @@ impl TestStack {
             .max_decoding_message_size(MAX_MESSAGE))
     }
 
+    /// A jobs client.
+    pub fn jobs(&self) -> Result<JobsClient<Channel>, Error> {
+        Ok(JobsClient::new(self.channel("jobs")?).max_decoding_message_size(MAX_MESSAGE))
+    }
+
     /// A notifications client.
     pub fn notifications(&self) -> Result<NotificationsClient<Channel>, Error> {
         Ok(NotificationsClient::new(self.channel("notifications")?))
     }
 
-    /// Stops the gateway, inventory, notifications and remote-tasks (the reverse of their
-    /// start), then the fleet. The first failure is returned after everything stopped.
+    /// Stops the gateway, jobs, inventory, notifications and remote-tasks (the reverse of
+    /// their start), then the fleet. The first failure is returned after everything stopped.
     pub async fn stop(mut self) -> Result<(), Error> {
         let mut first = None;
         while let Some(service) = self.services.pop() {

@@ -5,8 +5,12 @@
 
 use std::net::SocketAddr;
 
-use aetherv_tests::TestStack;
+use std::time::Duration;
+
+use aetherv_hyperv::VmState;
 use aetherv_tests::peers::{Output, grpcurl_at};
+use aetherv_tests::wait::Outcome;
+use aetherv_tests::{TestStack, wait_for};
 use serde_json::Value;
 
 async fn grpcurl(address: SocketAddr, flags: &[&str], rest: &[&str]) -> anyhow::Result<Output> {
@@ -17,6 +21,26 @@ async fn grpcurl(address: SocketAddr, flags: &[&str], rest: &[&str]) -> anyhow::
         output.stderr
     );
     Ok(output)
+}
+
+/// A field as grpcurl prints it (the proto name, or its JSON camelCase name).
+fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
+    let camel: String = name
+        .split('_')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_string()
+            } else {
+                part[..1].to_uppercase() + &part[1..]
+            }
+        })
+        .collect();
+    if value[name].is_null() {
+        &value[camel.as_str()]
+    } else {
+        &value[name]
+    }
 }
 
 fn json(output: &Output) -> anyhow::Result<Value> {
@@ -57,6 +81,7 @@ async fn grpcurl_lists_describes_calls_and_checks_health_of_every_service() -> a
             "Publish",
         ),
         ("inventory", "aetherv.inventory.v1.Inventory", "ListVms"),
+        ("jobs", "aetherv.jobs.v1.Jobs", "Submit"),
     ];
     assert_eq!(
         stack.grpc_services().len(),
@@ -170,11 +195,46 @@ async fn grpcurl_lists_describes_calls_and_checks_health_of_every_service() -> a
         .as_array()
         .into_iter()
         .flatten()
-        .find(|n| n["dedupKey"] == "grpcurl-test" || n["dedup_key"] == "grpcurl-test")
+        .find(|n| field(n, "dedup_key") == "grpcurl-test")
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("published notification not listed: {listed}"))?;
     assert_eq!(found["title"], "Published by grpcurl", "{found}");
     assert_eq!(found["level"], "LEVEL_WARNING", "{found} / {published}");
+
+    // A job: start a VM that is off; it runs on the host.
+    let (host, vm) = stack
+        .fleet
+        .hosts()
+        .iter()
+        .find_map(|h| {
+            h.vms()
+                .into_iter()
+                .find(|vm| vm.state == VmState::Off)
+                .map(|vm| (h.clone(), vm))
+        })
+        .ok_or_else(|| anyhow::anyhow!("no VM is off"))?;
+    let spec = serde_json::json!({"host": host.name(), "vm_id": vm.id.to_string()}).to_string();
+    let submit = serde_json::json!({"type": "JOB_TYPE_START_VM", "spec_json": spec}).to_string();
+    let jobs = stack.address("jobs")?;
+    let submitted = grpcurl(jobs, &["-d", &submit], &["aetherv.jobs.v1.Jobs/Submit"]).await?;
+    let submitted = json(&submitted)?;
+    let job_id = field(&submitted, "job_id")
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no job id: {submitted}"))?
+        .to_string();
+    let get = serde_json::json!({"job_id": job_id}).to_string();
+    let job = wait_for("the job to succeed", Duration::from_secs(60), || async {
+        let output = grpcurl_at(jobs, &["-d", &get], &["aetherv.jobs.v1.Jobs/Get"]).await?;
+        let job: Value = serde_json::from_str(&output.stdout).unwrap_or(Value::Null);
+        Ok(match job["state"].as_str() {
+            Some("JOB_STATE_SUCCEEDED") => Outcome::Done(job),
+            Some("JOB_STATE_FAILED" | "JOB_STATE_CANCELLED") => Outcome::Done(job),
+            _ => Outcome::NotYet(format!("{} {}", output.stdout, output.stderr)),
+        })
+    })
+    .await?;
+    assert_eq!(job["state"], "JOB_STATE_SUCCEEDED", "{job}");
+    assert_eq!(host.vm(vm.id).map(|v| v.state), Some(VmState::Running));
 
     stack.stop().await?;
     Ok(())

@@ -201,6 +201,7 @@ async fn up_serves_the_simulated_fleet_and_stops_every_child_on_sigint() -> anyh
             "remote-tasks",
             "notifications",
             "inventory",
+            "jobs",
             "gateway"
         ]
     );
@@ -230,7 +231,13 @@ async fn up_serves_the_simulated_fleet_and_stops_every_child_on_sigint() -> anyh
     .await?;
     assert_eq!(hosts["hosts"].as_array().map(Vec::len), Some(3));
     up.line_with("first inventory complete").await?;
-    for name in ["[hvsim]", "[remote-tasks]", "[inventory]", "[gateway]"] {
+    for name in [
+        "[hvsim]",
+        "[remote-tasks]",
+        "[inventory]",
+        "[jobs]",
+        "[gateway]",
+    ] {
         assert!(
             up.output().lines().any(|l| l.starts_with(name)),
             "no {name} lines:\n{}",
@@ -361,7 +368,13 @@ async fn a_configuration_listing_hosts_runs_against_that_fleet() -> anyhow::Resu
     let names: Vec<&str> = pids.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["remote-tasks", "notifications", "inventory", "gateway"]
+        [
+            "remote-tasks",
+            "notifications",
+            "inventory",
+            "jobs",
+            "gateway"
+        ]
     );
     let url = ready["gateway"].as_str().unwrap_or_default().to_string();
     let http = HttpClient::new();

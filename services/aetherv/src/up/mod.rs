@@ -2,7 +2,7 @@
 //! this binary as `aetherv serve <service> …` (every service library is linked in, so
 //! `cargo run -p aetherv-cli -- up` is all a fresh machine needs) and starts, in order:
 //! the simulated fleet (`hvsim`, unless `--config` lists real hosts), remote-tasks,
-//! notifications, inventory and the gateway, each on loopback, each waited for until it is
+//! notifications, inventory, jobs and the gateway, each on loopback, each waited for until it is
 //! healthy ([`ready`]). It then prints the UI URL and every gRPC address, shows every
 //! child's log lines prefixed with `[name]`, and on Ctrl-C (or SIGTERM) stops them in
 //! reverse order — SIGTERM, then SIGKILL after `--stop-timeout`. When a child dies or never
@@ -58,7 +58,7 @@ pub struct UpArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Run every service (and every simulated host) on a free port instead of the defaults
-    /// (50051, 50053, 50055, 8080; 5985 for the simulated hosts).
+    /// (50051, 50053, 50054, 50055, 8080; 5985 for the simulated hosts).
     #[arg(long)]
     pub ephemeral_ports: bool,
     /// The gateway's address (default 127.0.0.1:8080).

@@ -16,6 +16,8 @@ use super::child::ChildSpec;
 pub const REMOTE_TASKS_PORT: u16 = 50051;
 /// inventory's default port.
 pub const INVENTORY_PORT: u16 = 50053;
+/// jobs' default port.
+pub const JOBS_PORT: u16 = 50054;
 /// notifications' default port.
 pub const NOTIFICATIONS_PORT: u16 = 50055;
 /// The gateway's default port.
@@ -79,6 +81,17 @@ pub enum Fleet {
     Simulated(Simulated),
     /// The hosts `[remote_tasks]` of the configuration file lists.
     Configured,
+}
+
+/// Where the services the later ones depend on listen.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    /// remote-tasks.
+    pub remote_tasks: SocketAddr,
+    /// notifications.
+    pub notifications: SocketAddr,
+    /// inventory.
+    pub inventory: SocketAddr,
 }
 
 /// Everything decided before the first child starts.
@@ -245,19 +258,44 @@ impl Plan {
         self.service("inventory", self.listen(INVENTORY_PORT), &extra)
     }
 
+    /// jobs, running through remote-tasks, reading inventory, publishing to
+    /// notifications.
+    pub fn jobs(&self, endpoints: &Endpoints) -> ChildSpec {
+        let extra = [
+            (
+                "remote_tasks.endpoint",
+                format!("http://{}", endpoints.remote_tasks),
+            ),
+            (
+                "inventory.endpoint",
+                format!("http://{}", endpoints.inventory),
+            ),
+            (
+                "notifications.endpoint",
+                format!("http://{}", endpoints.notifications),
+            ),
+        ];
+        self.service("jobs", self.listen(JOBS_PORT), &extra)
+    }
+
     /// The gateway in front of every service, in development mode (no authentication
     /// exists yet; it listens on loopback).
-    pub fn gateway(
-        &self,
-        inventory: SocketAddr,
-        remote_tasks: SocketAddr,
-        notifications: SocketAddr,
-    ) -> ChildSpec {
+    pub fn gateway(&self, endpoints: &Endpoints, jobs: SocketAddr) -> ChildSpec {
         let extra = [
             ("dev_mode", "true".to_string()),
-            ("inventory.endpoint", format!("http://{inventory}")),
-            ("remote_tasks.endpoint", format!("http://{remote_tasks}")),
-            ("notifications.endpoint", format!("http://{notifications}")),
+            (
+                "inventory.endpoint",
+                format!("http://{}", endpoints.inventory),
+            ),
+            (
+                "remote_tasks.endpoint",
+                format!("http://{}", endpoints.remote_tasks),
+            ),
+            (
+                "notifications.endpoint",
+                format!("http://{}", endpoints.notifications),
+            ),
+            ("jobs.endpoint", format!("http://{jobs}")),
         ];
         self.service("gateway", self.gateway_listen.to_string(), &extra)
     }

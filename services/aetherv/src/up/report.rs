@@ -12,7 +12,7 @@ use super::console;
 /// One started process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
-    /// `hvsim`, `remote-tasks`, `notifications`, `inventory`, `gateway`.
+    /// `hvsim`, `remote-tasks`, `notifications`, `inventory`, `jobs`, `gateway`.
     pub name: String,
     /// Its process id.
     pub pid: u32,

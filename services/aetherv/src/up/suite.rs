@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::child::{self, Child, ChildSpec, Exit, Stopped};
-use super::plan::{Fleet, Plan};
+use super::plan::{Endpoints, Fleet, Plan};
 use super::ready::{self, Dependencies};
 use super::report::{Process, Ready, Simulator};
 use super::serve::Announcement;
@@ -163,8 +163,19 @@ async fn start(plan: &Plan, settings: &Settings, children: &mut Children) -> Res
         .await
         .map_err(not_ready("inventory"))?;
     console::say(&format!("inventory serving on {inventory}"));
+    let endpoints = Endpoints {
+        remote_tasks,
+        notifications,
+        inventory,
+    };
+    let jobs = children.start(plan.jobs(&endpoints)).await?.address;
+    processes.push(children.process("jobs", jobs));
+    ready::grpc(jobs, Dependencies::Some, children.deadline)
+        .await
+        .map_err(not_ready("jobs"))?;
+    console::say(&format!("jobs serving on {jobs}"));
     let gateway = children
-        .start(plan.gateway(inventory, remote_tasks, notifications))
+        .start(plan.gateway(&endpoints, jobs))
         .await?
         .address;
     processes.push(children.process("gateway", gateway));

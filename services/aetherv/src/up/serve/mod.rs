@@ -42,6 +42,8 @@ pub enum ServeCommand {
     RemoteTasks(ServiceArgs),
     /// inventory: the fleet model (gRPC, default 127.0.0.1:50053).
     Inventory(ServiceArgs),
+    /// jobs: every change to the fleet, as jobs (gRPC, default 127.0.0.1:50054).
+    Jobs(ServiceArgs),
     /// notifications: operator notifications (gRPC, default 127.0.0.1:50055).
     Notifications(ServiceArgs),
     /// The HTTP gateway: web UI, REST API, WebSocket (default 127.0.0.1:8080).
@@ -76,7 +78,7 @@ pub struct ControlArgs {
 /// and for hvsim what it serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcement {
-    /// `hvsim`, `remote-tasks`, `inventory`, `notifications` or `gateway`.
+    /// `hvsim`, `remote-tasks`, `notifications`, `inventory`, `jobs` or `gateway`.
     pub service: String,
     /// The bound address.
     pub address: SocketAddr,
@@ -142,6 +144,7 @@ pub async fn run(command: ServeCommand) -> u8 {
         ServeCommand::Hvsim(args) => sim::run(args).await,
         ServeCommand::RemoteTasks(args) => services::remote_tasks(args).await,
         ServeCommand::Inventory(args) => services::inventory(args).await,
+        ServeCommand::Jobs(args) => services::jobs(args).await,
         ServeCommand::Notifications(args) => services::notifications(args).await,
         ServeCommand::Gateway(args) => services::gateway(args).await,
     }

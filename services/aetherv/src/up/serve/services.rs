@@ -1,4 +1,4 @@
-//! The four services, each as its binary's `main` does it: flags → configuration →
+//! The five services, each as its binary's `main` does it: flags → configuration →
 //! telemetry → bind → serve.
 
 use std::net::SocketAddr;
@@ -106,6 +106,23 @@ pub async fn inventory(args: ServiceArgs) -> u8 {
         return FAILED;
     };
     let outcome = aetherv_inventory::serve(config, listener, shutdown(args.control)).await;
+    finished(NAME, outcome.map(|_| ()))
+}
+
+/// `aetherv serve jobs`.
+pub async fn jobs(args: ServiceArgs) -> u8 {
+    const NAME: &str = "jobs";
+    let config: aetherv_jobs::Config = match loader(&args).load() {
+        Ok(config) => config,
+        Err(error) => return refuse(NAME, &error.reasons()),
+    };
+    if !telemetry(NAME, &config.telemetry) {
+        return CONFIG;
+    }
+    let Some(listener) = bind(NAME, config.server.listen, args.control).await else {
+        return FAILED;
+    };
+    let outcome = aetherv_jobs::serve(config, listener, shutdown(args.control)).await;
     finished(NAME, outcome.map(|_| ()))
 }
 
