@@ -118,11 +118,16 @@ pub async fn gather(
     store: &Store,
 ) -> Result<Facts, ApiError> {
     let host = spec.host();
+    // The host and the VM are asked for at once: one round trip of latency, not two.
+    let vm_facts = async {
+        match spec.vm_id() {
+            Some(vm) => fleet.vm(vm).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (host_facts, vm_facts) = tokio::join!(fleet.host(host), vm_facts);
     let mut facts = Facts {
-        host: fleet
-            .host(host)
-            .await
-            .map_err(|e| unavailable("inventory", &e))?,
+        host: host_facts.map_err(|e| unavailable("inventory", &e))?,
         ..Facts::default()
     };
     if facts.host.is_none() {
@@ -130,10 +135,9 @@ pub async fn gather(
         return Ok(facts);
     }
     if let Some(vm) = spec.vm_id() {
-        facts.vm = fleet
-            .vm(vm)
-            .await
-            .map_err(|e| unavailable("inventory", &e))?;
+        facts.vm = vm_facts
+            .map_err(|e| unavailable("inventory", &e))?
+            .flatten();
         facts.earlier_job = store.active_on_vm(vm).map(|id| id.to_string());
     }
     if let Some(new) = spec.new_vm() {

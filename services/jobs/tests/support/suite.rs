@@ -117,6 +117,11 @@ pub async fn inventory(remote_tasks: SocketAddr) -> Running {
     let mut config = aetherv_inventory::Config::for_testing(&format!("http://{remote_tasks}"));
     config.refresh_interval = Duration::from_secs(60);
     config.host_timeout = Duration::from_secs(20);
+    inventory_with(config).await
+}
+
+/// Starts inventory with `config`.
+pub async fn inventory_with(config: aetherv_inventory::Config) -> Running {
     spawn(bind().await, "inventory", |listener, stopped| async move {
         aetherv_inventory::serve(config, listener, async {
             let _ = stopped.await;
