@@ -4,7 +4,12 @@
 
 /// Installs the subscriber once per test process.
 pub fn init() {
-    let filter = std::env::var("AETHERV_TEST_LOG").unwrap_or_else(|_| "info".to_string());
+    init_with_default("info");
+}
+
+/// [`init`] with another filter when `AETHERV_TEST_LOG` is not set.
+pub fn init_with_default(default: &str) {
+    let filter = std::env::var("AETHERV_TEST_LOG").unwrap_or_else(|_| default.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aetherv_proto::inventory::v1 as pb;
+use aetherv_proto::jobs::v1 as jpb;
 use aetherv_proto::notifications::v1 as npb;
 
 use super::TestStack;
@@ -164,6 +165,34 @@ impl TestStack {
                     None => Outcome::NotYet(format!("{titles:?}")),
                 })
             }
+        })
+        .await
+    }
+
+    /// Waits until job `id` has finished (succeeded, failed or cancelled); returns it.
+    pub async fn wait_for_job(&self, id: &str, limit: Duration) -> Result<jpb::Job, Error> {
+        wait_for(&format!("job {id} to finish"), limit, || async {
+            let job = self
+                .jobs()?
+                .get(jpb::GetJobRequest {
+                    job_id: id.to_string(),
+                    include_output: false,
+                })
+                .await
+                .map_err(|status| Error::grpc("Jobs/Get", status))?
+                .into_inner();
+            let finished = [
+                jpb::JobState::Succeeded,
+                jpb::JobState::Failed,
+                jpb::JobState::Cancelled,
+            ]
+            .iter()
+            .any(|s| *s as i32 == job.state);
+            Ok(if finished {
+                Outcome::Done(job)
+            } else {
+                Outcome::NotYet(format!("{job:?}"))
+            })
         })
         .await
     }
