@@ -375,6 +375,11 @@ impl Store {
         self.lock().jobs.is_empty()
     }
 
+    /// The live feed from now on (no replay, no snapshot).
+    pub fn live(&self) -> broadcast::Receiver<Live> {
+        self.live.subscribe()
+    }
+
     /// The latest event id.
     pub fn last_event_id(&self) -> u64 {
         self.lock().log.last()

@@ -216,7 +216,7 @@ impl Engine {
             })
             .ok_or_else(|| not_found(id))?;
         asked?;
-        let mut events = store.subscribe(0, None, false, None).ok().map(|s| s.live);
+        let mut events = Some(store.live());
         if let Some(token) = store.cancel_token(id) {
             token.cancel();
         }

@@ -3,10 +3,9 @@
 //! cancel while pending, waiting and running; retry from the failed step; redaction;
 //! history and output bounds; idempotent submits; refreshes after changes.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::domain::{GIB, Harness, Run, host, settings, vm, vm_id};
 use aetherv_hyperv::{Operation, VmState};
 use aetherv_jobs::domain::events::{Live, ResyncReason};
 use aetherv_jobs::domain::store::{Beginning, StoreSettings};
@@ -15,7 +14,6 @@ use aetherv_jobs::engine::Submission;
 use aetherv_jobs::spec::JobType;
 use aetherv_runtime::{ApiError, ErrorCode, MASK};
 use serde_json::json;
-use support::domain::{GIB, Harness, Run, host, settings, vm, vm_id};
 
 fn spec_on(vm: u32) -> serde_json::Value {
     json!({ "host": "hv01", "vm_id": vm_id(vm).to_string() })

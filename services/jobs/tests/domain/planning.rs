@@ -2,8 +2,7 @@
 //! into, with which params, category and weight; what the checks against inventory and
 //! the catalogue refuse, naming the field, the rule and the valid values.
 
-mod support;
-
+use crate::support::domain::{GIB, Harness, disk_id, host, nic_id, vm, vm_id};
 use aetherv_hyperv::{Operation, VmState};
 use aetherv_jobs::domain::facts::HostStatus;
 use aetherv_jobs::domain::plan::{Category, StepKind, plan};
@@ -11,7 +10,6 @@ use aetherv_jobs::spec::{JobType, parse};
 use aetherv_proto::common::v1::FieldViolation;
 use aetherv_runtime::{ApiError, ErrorCode};
 use serde_json::{Value, json};
-use support::domain::{GIB, Harness, disk_id, host, nic_id, vm, vm_id};
 
 fn steps(job_type: JobType, spec: Value) -> Vec<(Operation, Category, bool, String)> {
     let parsed = match parse(job_type, &spec.to_string()) {

@@ -2,15 +2,13 @@
 //! shows the command terminated, the VM got no disk), and Retry resumes a deployment at
 //! the step the simulator's fail-next knob broke, reusing what earlier steps created.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::suite::{FleetShape, Suite};
 use aetherv_hvsim::{FailNext, Outcome};
 use aetherv_hyperv::{AgentErrorCode, Operation};
 use aetherv_proto::jobs::v1 as pb;
 use serde_json::json;
-use support::suite::{FleetShape, Suite};
 
 const GIB: u64 = 1 << 30;
 

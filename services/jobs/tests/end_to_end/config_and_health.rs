@@ -2,16 +2,14 @@
 //! values are refused naming the key; health is NOT_SERVING (with the reasons) until
 //! remote-tasks and inventory answer, and SERVING once they do.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::suite;
 use aetherv_jobs::Config;
 use aetherv_proto::common::v1::GetStatusRequest;
 use aetherv_proto::common::v1::diagnostics_client::DiagnosticsClient;
 use aetherv_runtime::config::{Issues, Loader, ServiceConfig};
-use support::suite;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 

@@ -1,11 +1,9 @@
 //! End to end over real WinRM and gRPC: a managed deployment creates a VM that then
 //! appears in the simulator and in inventory with its disks and adapters.
 
-mod support;
-
+use crate::support::suite::{FleetShape, Suite};
 use aetherv_proto::jobs::v1 as pb;
 use serde_json::json;
-use support::suite::{FleetShape, Suite};
 
 const GIB: u64 = 1 << 30;
 

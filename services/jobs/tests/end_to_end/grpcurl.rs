@@ -3,14 +3,12 @@
 //! `aetherv.jobs.v1.Jobs/Watch`, submit a job with `Submit`, and see the watch stream its
 //! events through to success; health is SERVING.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::suite::{FleetShape, Suite};
 use serde_json::json;
-use support::suite::{FleetShape, Suite};
 use tokio::io::AsyncReadExt;
 
 fn grpcurl() -> PathBuf {

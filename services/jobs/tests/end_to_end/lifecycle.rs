@@ -3,13 +3,11 @@
 //! change, every power action, then delete — each checked in the simulator's model and
 //! in inventory.
 
-mod support;
-
+use crate::support::suite::{FleetShape, Suite};
 use aetherv_hyperv::{Vm, VmId, VmState};
 use aetherv_proto::inventory::v1 as inv;
 use aetherv_proto::jobs::v1 as pb;
 use serde_json::{Value, json};
-use support::suite::{FleetShape, Suite};
 
 const GIB: u64 = 1 << 30;
 

@@ -2,15 +2,13 @@
 //! the first), and twenty deployments submitted at once all finish, their image copies
 //! one at a time per host — as the simulated hosts' operation logs show.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::suite::{FleetShape, Suite};
 use aetherv_hvsim::OperationRecord;
 use aetherv_hyperv::Operation;
 use aetherv_proto::jobs::v1 as pb;
 use serde_json::json;
-use support::suite::{FleetShape, Suite};
 
 const GIB: u64 = 1 << 30;
 

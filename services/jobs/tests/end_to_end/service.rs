@@ -4,17 +4,15 @@
 //! job updated in place; secrets redacted in everything returned; List filters and pages;
 //! the edge's refusals.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::suite::{FleetShape, Suite};
 use aetherv_proto::common::v1 as common;
 use aetherv_proto::jobs::v1 as pb;
 use aetherv_proto::jobs::v1::job_event::Event as Kind;
 use aetherv_proto::notifications::v1 as ntf;
 use aetherv_runtime::{MASK, detail_of};
 use serde_json::json;
-use support::suite::{FleetShape, Suite};
 use tonic::{Code, Streaming};
 
 const GIB: u64 = 1 << 30;
