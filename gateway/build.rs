@@ -1,4 +1,5 @@
-//! Embeds the web UI (`ui/`) and the API docs page (`docs/`) into the binary: writes
+//! Embeds the web UI (`ui/`), the API docs page (`docs/`) and the job spec schemas
+//! (`../schemas/jobs/`, served under `/api/v1/schemas/jobs`) into the binary: writes
 //! `$OUT_DIR/assets.rs` with one `Asset` per file (path relative to its directory, the bytes
 //! through `include_bytes!`, a strong ETag from the SHA-256 of the content, and the content
 //! type from the extension). Cargo re-runs this script when anything under those
@@ -15,7 +16,11 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let mut code = String::new();
-    for (name, dir) in [("UI", "ui"), ("DOCS", "docs")] {
+    for (name, dir) in [
+        ("UI", "ui"),
+        ("DOCS", "docs"),
+        ("JOB_SCHEMAS", "../schemas/jobs"),
+    ] {
         let root = manifest.join(dir);
         println!("cargo:rerun-if-changed={}", root.display());
         let mut files = Vec::new();
@@ -23,7 +28,7 @@ fn main() {
         files.sort();
         let _ = writeln!(
             code,
-            "/// Files embedded from `gateway/{dir}/`, sorted by path."
+            "/// Files embedded from `{dir}/` (relative to `gateway/`), sorted by path."
         );
         let _ = writeln!(code, "pub static {name}: &[Asset] = &[");
         for (relative, absolute) in files {

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 use http::{HeaderName, HeaderValue, Method, header};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -106,6 +106,14 @@ impl Table {
     fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Table {
         self.add(Method::POST, path, post(handler))
     }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Table {
+        self.add(Method::PATCH, path, patch(handler))
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Table {
+        self.add(Method::DELETE, path, delete(handler))
+    }
 }
 
 fn table() -> Table {
@@ -120,17 +128,62 @@ fn table() -> Table {
     .get("/docs", api::system::docs)
     .get("/docs/{file}", api::system::docs_file)
     .get("/api/v1/inventory", api::inventory::summary)
+    .get("/api/v1/summary", api::inventory::summary_counts)
     .get("/api/v1/clusters", api::inventory::list_clusters)
     .get("/api/v1/clusters/{name}", api::inventory::get_cluster)
     .get("/api/v1/hosts", api::inventory::list_hosts)
     .get("/api/v1/hosts/{host}", api::inventory::get_host)
+    .post("/api/v1/hosts/{host}/refresh", api::hosts::refresh)
+    .get("/api/v1/hosts/{host}/resources", api::hosts::resources)
     .get("/api/v1/hosts/{host}/vms", api::vms::list_host_vms)
     .get("/api/v1/vms", api::vms::list_vms)
+    .post("/api/v1/vms", api::changes::create_vm)
+    .post("/api/v1/vms/power", api::power::bulk)
     .get("/api/v1/vms/{id}", api::vms::get_vm)
+    .patch("/api/v1/vms/{id}", api::changes::update_vm)
+    .delete("/api/v1/vms/{id}", api::changes::delete_vm)
     .post("/api/v1/vms/{id}/start", api::power::start)
     .post("/api/v1/vms/{id}/shutdown", api::power::shutdown)
     .post("/api/v1/vms/{id}/stop", api::power::stop)
     .post("/api/v1/vms/{id}/reset", api::power::reset)
+    .post("/api/v1/vms/{id}/save", api::power::save)
+    .post("/api/v1/vms/{id}/pause", api::power::pause)
+    .post("/api/v1/vms/{id}/resume", api::power::resume)
+    .get("/api/v1/vms/{id}/disks", api::devices::list_disks)
+    .post("/api/v1/vms/{id}/disks", api::changes::create_disk)
+    .get("/api/v1/vms/{id}/disks/{disk_id}", api::devices::get_disk)
+    .patch(
+        "/api/v1/vms/{id}/disks/{disk_id}",
+        api::changes::resize_disk,
+    )
+    .delete(
+        "/api/v1/vms/{id}/disks/{disk_id}",
+        api::changes::delete_disk,
+    )
+    .get("/api/v1/vms/{id}/nics", api::devices::list_nics)
+    .post("/api/v1/vms/{id}/nics", api::changes::create_nic)
+    .get("/api/v1/vms/{id}/nics/{nic_id}", api::devices::get_nic)
+    .patch("/api/v1/vms/{id}/nics/{nic_id}", api::changes::update_nic)
+    .delete("/api/v1/vms/{id}/nics/{nic_id}", api::changes::delete_nic)
+    .post("/api/v1/deployments", api::changes::create_deployment)
+    .get("/api/v1/deployments", api::jobs::list_deployments)
+    .get("/api/v1/jobs", api::jobs::list_jobs)
+    .post("/api/v1/jobs", api::changes::submit_job)
+    .get("/api/v1/jobs/{id}", api::jobs::get_job)
+    .post("/api/v1/jobs/{id}/cancel", api::jobs::cancel_job)
+    .post("/api/v1/jobs/{id}/retry", api::jobs::retry_job)
+    .get("/api/v1/notifications", api::notifications::list)
+    .post(
+        "/api/v1/notifications/read-all",
+        api::notifications::mark_all_read,
+    )
+    .post(
+        "/api/v1/notifications/{id}/read",
+        api::notifications::mark_read,
+    )
+    .delete("/api/v1/notifications/{id}", api::notifications::delete)
+    .get("/api/v1/schemas/jobs", api::schemas::index)
+    .get("/api/v1/schemas/jobs/{name}", api::schemas::get)
     .get("/ws", api::system::websocket)
 }
 

@@ -10,11 +10,12 @@
 //! | `telemetry.filter`, `telemetry.format` | `info`, `text` | logging |
 //! | `inventory.endpoint` | `http://127.0.0.1:50053` | the inventory service (`connect_timeout`, `request_timeout` 10 s, `keepalive_interval` beside it) |
 //! | `remote_tasks.endpoint` | `http://127.0.0.1:50051` | the remote-tasks service (same timeouts) |
-//! | `jobs.endpoint`, `notifications.endpoint` | empty | optional for now: empty means not configured |
+//! | `jobs.endpoint` | `http://127.0.0.1:50054` | the jobs service (same timeouts): every mutation, the jobs topics |
+//! | `notifications.endpoint` | `http://127.0.0.1:50055` | the notifications service (same timeouts) |
 //! | `http.max_body_bytes` | `65536` | largest request body |
 //! | `http.compression_min_bytes` | `1024` | responses at least this large are gzip-compressed when the client accepts it |
 //! | `http.readiness_timeout` | `2s` | time each dependency has to answer `/readyz` checks |
-//! | `http.power_action_timeout` | `15m` | the longest the gateway follows a power action on the host before it gives up waiting (the host-side timeout is remote-tasks') |
+//! | `http.bulk_concurrency` | `16` | VMs of a bulk power request submitted at once |
 //! | `websocket.max_connections` | `10000` | concurrent WebSockets; more are refused with 429 |
 //! | `websocket.max_topics` | `16` | subscriptions per connection |
 //! | `websocket.max_message_bytes` | `65536` | largest client message |
@@ -22,6 +23,8 @@
 //! | `websocket.ping_interval` | `30s` | how often clients are told to ping |
 //! | `websocket.replay_buffer` | `4096` | events per topic kept for resuming clients; older cursors are replayed from the service's own history |
 //! | `websocket.catch_up_concurrency` | `32` | resuming clients replayed from a service at once |
+//! | `websocket.max_job_topics` | `256` | distinct `jobs:<id>` topics followed at once (each is one jobs `Watch` stream) |
+//! | `websocket.job_topic_linger` | `60s` | how long a `jobs:<id>` stream stays open after its last subscriber left (a reconnecting client resumes from the gateway's buffer) |
 //!
 //! Problems that types and ranges cannot catch — `dev_mode` off, a malformed endpoint — do
 //! not stop the gateway: it starts in diagnostic mode ([`Config::diagnostics`]): `/readyz`
@@ -49,9 +52,9 @@ pub struct Config {
     pub inventory: ClientConfig,
     /// The remote-tasks service.
     pub remote_tasks: ClientConfig,
-    /// The jobs service; an empty endpoint means not configured.
+    /// The jobs service.
     pub jobs: ClientConfig,
-    /// The notifications service; an empty endpoint means not configured.
+    /// The notifications service.
     pub notifications: ClientConfig,
     /// HTTP limits and timeouts.
     pub http: HttpConfig,
@@ -81,9 +84,8 @@ pub struct HttpConfig {
     /// Time each dependency has to answer the readiness checks.
     #[serde(with = "duration")]
     pub readiness_timeout: Duration,
-    /// The longest the gateway follows a power action before it stops waiting.
-    #[serde(with = "duration")]
-    pub power_action_timeout: Duration,
+    /// VMs of a bulk power request submitted at once.
+    pub bulk_concurrency: usize,
 }
 
 /// The `websocket` table.
@@ -106,6 +108,11 @@ pub struct WebSocketConfig {
     pub replay_buffer: usize,
     /// Resuming clients replayed from a service's history at once.
     pub catch_up_concurrency: usize,
+    /// Distinct `jobs:<id>` topics followed at once.
+    pub max_job_topics: usize,
+    /// How long a `jobs:<id>` stream stays open after its last subscriber left.
+    #[serde(with = "duration")]
+    pub job_topic_linger: Duration,
 }
 
 impl Default for Config {
@@ -116,8 +123,8 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             inventory: client(50053),
             remote_tasks: client(50051),
-            jobs: unconfigured(),
-            notifications: unconfigured(),
+            jobs: client(50054),
+            notifications: client(50055),
             http: HttpConfig::default(),
             websocket: WebSocketConfig::default(),
         }
@@ -139,7 +146,7 @@ impl Default for HttpConfig {
             max_body_bytes: 64 * 1024,
             compression_min_bytes: 1024,
             readiness_timeout: Duration::from_secs(2),
-            power_action_timeout: Duration::from_secs(15 * 60),
+            bulk_concurrency: 16,
         }
     }
 }
@@ -154,6 +161,8 @@ impl Default for WebSocketConfig {
             ping_interval: Duration::from_secs(30),
             replay_buffer: 4096,
             catch_up_concurrency: 32,
+            max_job_topics: 256,
+            job_topic_linger: Duration::from_secs(60),
         }
     }
 }
@@ -165,16 +174,10 @@ fn client(port: u16) -> ClientConfig {
     }
 }
 
-fn unconfigured() -> ClientConfig {
-    ClientConfig {
-        endpoint: String::new(),
-        ..client(0)
-    }
-}
-
 impl Config {
     /// For tests: development mode on, inventory and remote-tasks at the given addresses
-    /// (`http://…`), a 2 s drain, defaults otherwise.
+    /// (`http://…`), a 2 s drain, defaults otherwise (jobs and notifications at their
+    /// default ports: set them too).
     pub fn for_testing(inventory: &str, remote_tasks: &str) -> Config {
         let mut config = Config {
             dev_mode: true,
@@ -198,16 +201,14 @@ impl Config {
                     .to_string(),
             );
         }
-        for (key, client, required) in [
-            ("inventory", &self.inventory, true),
-            ("remote_tasks", &self.remote_tasks, true),
-            ("jobs", &self.jobs, false),
-            ("notifications", &self.notifications, false),
+        for (key, client) in [
+            ("inventory", &self.inventory),
+            ("remote_tasks", &self.remote_tasks),
+            ("jobs", &self.jobs),
+            ("notifications", &self.notifications),
         ] {
             if client.endpoint.trim().is_empty() {
-                if required {
-                    issues.push(format!("gateway.{key}.endpoint: must be set"));
-                }
+                issues.push(format!("gateway.{key}.endpoint: must be set"));
                 continue;
             }
             if let Err(("endpoint", message)) = client.check() {
@@ -250,8 +251,8 @@ impl ServiceConfig for Config {
         if http.readiness_timeout.is_zero() || http.readiness_timeout > Duration::from_secs(60) {
             issues.push("http.readiness_timeout", "must be between 1ms and 60s");
         }
-        if http.power_action_timeout < Duration::from_secs(1) {
-            issues.push("http.power_action_timeout", "must be at least 1s");
+        if !(1..=256).contains(&http.bulk_concurrency) {
+            issues.push("http.bulk_concurrency", "must be between 1 and 256");
         }
         let ws = &self.websocket;
         if ws.max_connections == 0 {
@@ -283,6 +284,12 @@ impl ServiceConfig for Config {
                 "websocket.catch_up_concurrency",
                 "must be between 1 and 10000",
             );
+        }
+        if !(1..=10_000).contains(&ws.max_job_topics) {
+            issues.push("websocket.max_job_topics", "must be between 1 and 10000");
+        }
+        if ws.job_topic_linger > Duration::from_secs(3600) {
+            issues.push("websocket.job_topic_linger", "must be at most 1h");
         }
     }
 }

@@ -2,9 +2,12 @@
 //! status of the code from the runtime's one table ([`ErrorCode::http_status`]). Errors from
 //! a service keep the service's code, message and structured detail; the proto field paths
 //! of its violations are renamed to the REST parameters they came from, so a 400 names
-//! what the caller typed. A service that does not answer is a 503 (or 504 on timeout)
+//! what the caller typed. Violations of a job spec (JSON pointers) keep their pointer —
+//! the request body is the spec — and name the path or query parameter a value came from;
+//! an invalid spec is a 422. A service that does not answer is a 503 (or 504 on timeout)
 //! naming it in `details.dependency`.
 
+use aetherv_proto::common::v1 as common;
 use aetherv_runtime::{ApiError, ErrorCode, detail_of};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -42,7 +45,9 @@ impl std::fmt::Display for Dependency {
     }
 }
 
-/// How a request's proto fields are named in the REST API: `(proto field path, parameter)`.
+/// How a request's proto fields are named in the REST API: `(proto field path, parameter)`;
+/// entries whose first member is a JSON pointer (`/vm_id`) name the path or query
+/// parameter a job spec value came from.
 pub type FieldNames = &'static [(&'static str, &'static str)];
 
 /// An error answer.
@@ -54,6 +59,8 @@ pub struct HttpError {
     pub message: String,
     /// Structured facts (`parameter`, `allowed`, `vm_state`, `dependency`, ...).
     pub details: Map<String, Value>,
+    /// A status other than the code's (422 for an invalid job spec).
+    pub status: Option<http::StatusCode>,
 }
 
 impl HttpError {
@@ -63,7 +70,19 @@ impl HttpError {
             code,
             message: message.into(),
             details: Map::new(),
+            status: None,
         }
+    }
+
+    /// The HTTP status: the code's, unless overridden.
+    pub fn http_status(&self) -> http::StatusCode {
+        self.status.unwrap_or_else(|| self.code.http_status())
+    }
+
+    /// Answers with `status` instead of the code's.
+    pub fn with_status(mut self, status: http::StatusCode) -> HttpError {
+        self.status = Some(status);
+        self
     }
 
     /// 400 for one query or path parameter: message `"<parameter>: <description>"`.
@@ -145,6 +164,15 @@ impl HttpError {
         }
     }
 
+    /// The error a service stored in a record (a failed job or step), with the same
+    /// renaming as an answer.
+    pub fn from_detail(dependency: Dependency, detail: common::ErrorDetail) -> HttpError {
+        match ApiError::from_detail(detail) {
+            Some(api) => HttpError::from_api(dependency, api, &[]),
+            None => HttpError::new(ErrorCode::Internal, "an error without a code"),
+        }
+    }
+
     fn from_api(dependency: Dependency, api: ApiError, fields: FieldNames) -> HttpError {
         let rename = |field: &str| -> String {
             fields
@@ -156,6 +184,7 @@ impl HttpError {
         // A message that starts with a proto field path ("name_contains: ...") names the
         // REST parameter instead.
         if let Some((head, rest)) = api.message.split_once(": ")
+            && !head.starts_with('/')
             && let Some((_, parameter)) = fields.iter().find(|(proto, _)| *proto == head)
         {
             message = format!("{parameter}: {rest}");
@@ -167,26 +196,50 @@ impl HttpError {
         if !api.agent_code.is_empty() {
             error = error.with_detail("agent_code", api.agent_code);
         }
+        let pointer_kind = common::PointerKind::JsonPointer as i32;
+        let spec = api
+            .violations
+            .iter()
+            .any(|v| v.pointer_kind == pointer_kind);
         if !api.violations.is_empty() {
             let violations: Vec<Value> = api
                 .violations
                 .iter()
                 .map(|v| {
-                    json!({
-                        "field": rename(&v.field),
-                        "description": v.description,
-                        "rule": (!v.rule.is_empty()).then_some(&v.rule),
-                        "allowed": v.allowed,
-                    })
+                    if v.pointer_kind == pointer_kind {
+                        let parameter = fields
+                            .iter()
+                            .find(|(pointer, _)| *pointer == v.field)
+                            .map(|(_, parameter)| *parameter);
+                        json!({
+                            "pointer": v.field,
+                            "parameter": parameter,
+                            "rule": (!v.rule.is_empty()).then_some(&v.rule),
+                            "message": v.description,
+                            "allowed": v.allowed,
+                        })
+                    } else {
+                        json!({
+                            "field": rename(&v.field),
+                            "description": v.description,
+                            "rule": (!v.rule.is_empty()).then_some(&v.rule),
+                            "allowed": v.allowed,
+                        })
+                    }
                 })
                 .collect();
-            if let [only] = api.violations.as_slice() {
+            if let [only] = api.violations.as_slice()
+                && only.pointer_kind != pointer_kind
+            {
                 error = error.with_detail("parameter", rename(&only.field));
                 if !only.allowed.is_empty() {
                     error = error.with_allowed(&only.allowed);
                 }
             }
             error = error.with_detail("violations", violations);
+        }
+        if spec && api.code == ErrorCode::InvalidArgument {
+            error = error.with_status(http::StatusCode::UNPROCESSABLE_ENTITY);
         }
         if matches!(
             api.code,
@@ -197,9 +250,14 @@ impl HttpError {
         error
     }
 
+    /// The `error` member of the body: `{code, message, details}`.
+    pub fn error_json(&self) -> Value {
+        json!({"code": self.code.as_str(), "message": self.message, "details": self.details})
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
-        json!({"error": {"code": self.code.as_str(), "message": self.message, "details": self.details}})
+        json!({"error": self.error_json()})
     }
 }
 
@@ -213,7 +271,7 @@ fn is_transport(status: &Status) -> bool {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        (self.code.http_status(), Json(self.body())).into_response()
+        (self.http_status(), Json(self.body())).into_response()
     }
 }
 

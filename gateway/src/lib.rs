@@ -1,17 +1,20 @@
 //! The Aether-V HTTP gateway: serves the web UI (files built into the binary), the REST
-//! API under `/api/v1`, its OpenAPI document and docs page, and the `/ws` WebSocket, and
-//! translates each request into gRPC calls to the services — inventory and remote-tasks now,
-//! jobs and notifications in the next release. It holds no business logic and no state but
-//! the WebSocket replay buffers.
+//! API under `/api/v1`, its OpenAPI document and docs page, the job spec schemas, and the
+//! `/ws` WebSocket, and translates each request into gRPC calls to the services: inventory
+//! (reads, refresh), jobs (every mutation is a job: VMs, power, disks, NICs, deployments;
+//! list, cancel, retry), notifications, and remote-tasks (readiness). It holds no business
+//! logic and no state but the WebSocket replay buffers.
 //!
 //! Called by its binary (`aetherv-gateway`), the launcher and the end-to-end tests through
 //! [`serve`]; calls the services through `aetherv-proto`'s clients and uses
 //! `aetherv-runtime` for configuration, error codes and call context, and
-//! `aetherv-hyperv` for the power-state rules. The API is described in `gateway/API.md` and
+//! `aetherv-hyperv` for the power-state names. The API is described in `gateway/API.md` and
 //! `gateway/openapi.json`.
 //!
 //! ```text
-//! let config = Config::for_testing(&inventory_url, &remote_tasks_url);
+//! let mut config = Config::for_testing(&inventory_url, &remote_tasks_url);
+//! config.jobs.endpoint = jobs_url;
+//! config.notifications.endpoint = notifications_url;
 //! let listener = TcpListener::bind("127.0.0.1:0").await?;
 //! tokio::spawn(aetherv_gateway::serve(config, listener, shutdown));
 //! ```
@@ -24,6 +27,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod paging;
 pub mod query;
 pub mod server;
 pub mod upstream;

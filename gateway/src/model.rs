@@ -2,18 +2,24 @@
 //! protos (borrowing, so a page of 1,000 VMs is serialized without copying strings): snake
 //! case, sizes in bytes, times RFC 3339 UTC, durations in seconds, unknown values `null`,
 //! enumerations as lower-case names. `gateway/openapi.json` documents each shape; the tests
-//! validate real responses against it.
+//! validate real responses against it. Jobs and notifications have their own modules.
+
+pub mod jobs;
+pub mod notifications;
 
 use aetherv_hyperv::{PowerAction, VmState as AgentState};
 use aetherv_proto::inventory::v1 as pb;
 use serde::Serialize;
 
 /// The power actions this API offers, in route order.
-pub const API_ACTIONS: [PowerAction; 4] = [
+pub const API_ACTIONS: [PowerAction; 7] = [
     PowerAction::Start,
     PowerAction::Shutdown,
     PowerAction::Stop,
     PowerAction::Reset,
+    PowerAction::Save,
+    PowerAction::Pause,
+    PowerAction::Resume,
 ];
 
 /// `(wire name, proto state)` for every VM state the API shows.
@@ -279,7 +285,7 @@ impl<'a> HostJson<'a> {
 
 /// `Nic`.
 #[derive(Debug, Serialize)]
-struct NicJson<'a> {
+pub struct NicJson<'a> {
     id: &'a str,
     name: &'a str,
     switch_name: Option<&'a str>,
@@ -291,7 +297,7 @@ struct NicJson<'a> {
 
 /// `Disk`.
 #[derive(Debug, Serialize)]
-struct DiskJson<'a> {
+pub struct DiskJson<'a> {
     id: &'a str,
     name: &'a str,
     path: &'a str,
@@ -301,6 +307,47 @@ struct DiskJson<'a> {
     controller_type: &'static str,
     controller_number: u32,
     controller_location: u32,
+}
+
+impl<'a> NicJson<'a> {
+    /// From the proto.
+    pub fn new(n: &'a pb::Nic) -> NicJson<'a> {
+        NicJson {
+            id: &n.id,
+            name: &n.name,
+            switch_name: non_empty(&n.switch_name),
+            vlan_id: n.vlan_id,
+            mac_address: &n.mac_address,
+            ip_addresses: &n.ip_addresses,
+            network_name: non_empty(&n.network_name),
+        }
+    }
+}
+
+impl<'a> DiskJson<'a> {
+    /// From the proto.
+    pub fn new(d: &'a pb::Disk) -> DiskJson<'a> {
+        DiskJson {
+            id: &d.id,
+            name: &d.name,
+            path: &d.path,
+            r#type: match pb::DiskType::try_from(d.r#type) {
+                Ok(pb::DiskType::Dynamic) => "dynamic",
+                Ok(pb::DiskType::Fixed) => "fixed",
+                Ok(pb::DiskType::Differencing) => "differencing",
+                _ => "unknown",
+            },
+            capacity_bytes: d.capacity_bytes,
+            file_size_bytes: d.file_size_bytes,
+            controller_type: match pb::ControllerType::try_from(d.controller_type) {
+                Ok(pb::ControllerType::Scsi) => "scsi",
+                Ok(pb::ControllerType::Ide) => "ide",
+                _ => "unknown",
+            },
+            controller_number: d.controller_number,
+            controller_location: d.controller_location,
+        }
+    }
 }
 
 /// `Vm`.
@@ -366,43 +413,8 @@ impl<'a> VmJson<'a> {
             clustered: vm.clustered,
             ip_addresses: &vm.ip_addresses,
             primary_ip: non_empty(&vm.primary_ip),
-            nics: vm
-                .nics
-                .iter()
-                .map(|n| NicJson {
-                    id: &n.id,
-                    name: &n.name,
-                    switch_name: non_empty(&n.switch_name),
-                    vlan_id: n.vlan_id,
-                    mac_address: &n.mac_address,
-                    ip_addresses: &n.ip_addresses,
-                    network_name: non_empty(&n.network_name),
-                })
-                .collect(),
-            disks: vm
-                .disks
-                .iter()
-                .map(|d| DiskJson {
-                    id: &d.id,
-                    name: &d.name,
-                    path: &d.path,
-                    r#type: match pb::DiskType::try_from(d.r#type) {
-                        Ok(pb::DiskType::Dynamic) => "dynamic",
-                        Ok(pb::DiskType::Fixed) => "fixed",
-                        Ok(pb::DiskType::Differencing) => "differencing",
-                        _ => "unknown",
-                    },
-                    capacity_bytes: d.capacity_bytes,
-                    file_size_bytes: d.file_size_bytes,
-                    controller_type: match pb::ControllerType::try_from(d.controller_type) {
-                        Ok(pb::ControllerType::Scsi) => "scsi",
-                        Ok(pb::ControllerType::Ide) => "ide",
-                        _ => "unknown",
-                    },
-                    controller_number: d.controller_number,
-                    controller_location: d.controller_location,
-                })
-                .collect(),
+            nics: vm.nics.iter().map(NicJson::new).collect(),
+            disks: vm.disks.iter().map(DiskJson::new).collect(),
             stale: vm.stale,
             observed_at: rfc3339(vm.observed_at.as_ref()),
             revision: vm.revision,
@@ -422,10 +434,13 @@ mod tests {
         };
         assert_eq!(power_actions(&vm(pb::VmState::Off)), ["start"]);
         assert_eq!(power_actions(&vm(pb::VmState::Saved)), ["start", "stop"]);
-        assert_eq!(power_actions(&vm(pb::VmState::Paused)), ["start", "stop"]);
+        assert_eq!(
+            power_actions(&vm(pb::VmState::Paused)),
+            ["start", "stop", "save", "resume"]
+        );
         assert_eq!(
             power_actions(&vm(pb::VmState::Running)),
-            ["shutdown", "stop", "reset"]
+            ["shutdown", "stop", "reset", "save", "pause"]
         );
         assert!(power_actions(&vm(pb::VmState::Starting)).is_empty());
         assert!(power_actions(&vm(pb::VmState::Creating)).is_empty());

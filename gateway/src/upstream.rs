@@ -8,6 +8,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
+use aetherv_proto::jobs::v1::jobs_client::JobsClient;
+use aetherv_proto::notifications::v1::notifications_client::NotificationsClient;
 use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
 use aetherv_runtime::{CallContext, ClientConfig, ContextInterceptor};
 use tonic::service::interceptor::InterceptedService;
@@ -64,6 +66,16 @@ impl Upstream {
     /// A remote-tasks client for one request.
     pub fn remote_tasks(&self, context: &CallContext) -> RemoteTasksClient<Traced> {
         RemoteTasksClient::with_interceptor(self.channel.clone(), context.interceptor())
+    }
+
+    /// A jobs client for one request.
+    pub fn jobs(&self, context: &CallContext) -> JobsClient<Traced> {
+        JobsClient::with_interceptor(self.channel.clone(), context.interceptor())
+    }
+
+    /// A notifications client for one request.
+    pub fn notifications(&self, context: &CallContext) -> NotificationsClient<Traced> {
+        NotificationsClient::with_interceptor(self.channel.clone(), context.interceptor())
     }
 
     /// A request carrying the call's deadline (`grpc-timeout`), so the service can stop.

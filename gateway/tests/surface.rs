@@ -20,9 +20,16 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 const VM: &str = "3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01";
 
+/// A configuration whose four services are loopback addresses where nothing listens.
+async fn config_without_services() -> Config {
+    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    config.jobs.endpoint = closed_endpoint().await;
+    config.notifications.endpoint = closed_endpoint().await;
+    config
+}
+
 async fn gateway_without_services() -> Gateway {
-    let config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
-    Gateway::start(config).await
+    Gateway::start(config_without_services().await).await
 }
 
 fn assert_security_headers(reply: &Reply, what: &str) {
@@ -89,7 +96,10 @@ async fn health_is_up_and_readiness_names_the_services_that_do_not_answer() {
     let body = ready.json();
     check("GET", "/readyz", 503, &body);
     assert_eq!(body["ready"], false);
-    assert_eq!(body["not_ready"], json!(["inventory", "remote_tasks"]));
+    assert_eq!(
+        body["not_ready"],
+        json!(["inventory", "remote_tasks", "jobs", "notifications"])
+    );
     for dependency in body["dependencies"].as_array().into_iter().flatten() {
         assert_eq!(dependency["ready"], false);
         assert_eq!(dependency["health"], "unreachable", "{dependency}");
@@ -130,6 +140,57 @@ async fn api_calls_answer_503_naming_the_dependency_that_is_down() {
     let reply = post(&gateway.url(&format!("/api/v1/vms/{VM}/start"))).await;
     let body = assert_error(&reply, 503, "UNAVAILABLE", None);
     check("POST", "/api/v1/vms/{id}/start", 503, &body);
+    for (method, path, route, dependency) in [
+        (Method::GET, "/api/v1/jobs", "/api/v1/jobs", "jobs"),
+        (
+            Method::GET,
+            "/api/v1/deployments",
+            "/api/v1/deployments",
+            "jobs",
+        ),
+        (Method::POST, "/api/v1/vms", "/api/v1/vms", "jobs"),
+        (
+            Method::POST,
+            "/api/v1/deployments",
+            "/api/v1/deployments",
+            "jobs",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/job-3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01/cancel",
+            "/api/v1/jobs/{id}/cancel",
+            "jobs",
+        ),
+        (
+            Method::GET,
+            "/api/v1/notifications",
+            "/api/v1/notifications",
+            "notifications",
+        ),
+        (
+            Method::POST,
+            "/api/v1/notifications/read-all",
+            "/api/v1/notifications/read-all",
+            "notifications",
+        ),
+        (
+            Method::GET,
+            "/api/v1/summary",
+            "/api/v1/summary",
+            "inventory",
+        ),
+        (
+            Method::PATCH,
+            &format!("/api/v1/vms/{VM}"),
+            "/api/v1/vms/{id}",
+            "inventory",
+        ),
+    ] {
+        let reply = send(method.clone(), &gateway.url(path), &[], b"{}").await;
+        let body = assert_error(&reply, 503, "UNAVAILABLE", None);
+        assert_eq!(body["error"]["details"]["dependency"], dependency, "{path}");
+        check(method.as_str(), route, 503, &body);
+    }
     gateway.stop().await;
 }
 
@@ -182,6 +243,205 @@ async fn bad_parameters_are_refused_with_400_naming_them_before_any_call() {
     assert_error(&body, 400, "INVALID_ARGUMENT", Some("body.force"));
     let query = post(&gateway.url(&format!("/api/v1/vms/{VM}/reset?now=1"))).await;
     assert_error(&query, 400, "INVALID_ARGUMENT", Some("now"));
+    let job = "job-3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01";
+    for (method, path, route, parameter) in [
+        (
+            Method::GET,
+            "/api/v1/jobs?state=flying".to_string(),
+            "/api/v1/jobs",
+            "state",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?type=fly_vm".to_string(),
+            "/api/v1/jobs",
+            "type",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?created_after=monday".to_string(),
+            "/api/v1/jobs",
+            "created_after",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?page_token=garbage".to_string(),
+            "/api/v1/jobs",
+            "page_token",
+        ),
+        (
+            Method::GET,
+            "/api/v1/deployments?type=stop_vm".to_string(),
+            "/api/v1/deployments",
+            "type",
+        ),
+        (
+            Method::GET,
+            "/api/v1/vms?page_token=garbage".to_string(),
+            "/api/v1/vms",
+            "page_token",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs/not-a-job".to_string(),
+            "/api/v1/jobs/{id}",
+            "id",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/jobs/{job}?output=perhaps"),
+            "/api/v1/jobs/{id}",
+            "output",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/job-1/retry".to_string(),
+            "/api/v1/jobs/{id}/retry",
+            "id",
+        ),
+        (
+            Method::GET,
+            "/api/v1/notifications?limit=0".to_string(),
+            "/api/v1/notifications",
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/notifications?unread=1".to_string(),
+            "/api/v1/notifications",
+            "unread",
+        ),
+        (
+            Method::POST,
+            "/api/v1/notifications/x%20y/read".to_string(),
+            "/api/v1/notifications/{id}/read",
+            "id",
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/vms/{VM}?force=maybe"),
+            "/api/v1/vms/{id}",
+            "force",
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/vms/{VM}/disks/a?delete_file=no"),
+            "/api/v1/vms/{id}/disks/{disk_id}",
+            "delete_file",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/vms/{VM}/nics/%00"),
+            "/api/v1/vms/{id}/nics/{nic_id}",
+            "nic_id",
+        ),
+        (
+            Method::POST,
+            "/api/v1/hosts/bad%20name/refresh".to_string(),
+            "/api/v1/hosts/{host}/refresh",
+            "host",
+        ),
+    ] {
+        let reply = send(method.clone(), &gateway.url(&path), &[], b"").await;
+        let body = assert_error(&reply, 400, "INVALID_ARGUMENT", Some(parameter));
+        check(method.as_str(), route, 400, &body);
+    }
+    // Bodies: malformed JSON is a 400 naming the body; JSON that cannot be a spec, or that
+    // repeats what the path says, a 422 naming the field by pointer. No service is asked.
+    let broken = send(Method::POST, &gateway.url("/api/v1/vms"), &[], b"{").await;
+    check(
+        "POST",
+        "/api/v1/vms",
+        400,
+        &assert_error(&broken, 400, "INVALID_ARGUMENT", Some("body")),
+    );
+    let array = send(
+        Method::POST,
+        &gateway.url("/api/v1/deployments"),
+        &[],
+        b"[]",
+    )
+    .await;
+    let body = assert_error(&array, 422, "INVALID_ARGUMENT", None);
+    check("POST", "/api/v1/deployments", 422, &body);
+    assert_eq!(body["error"]["details"]["violations"][0]["pointer"], "");
+    let repeated = send(
+        Method::PATCH,
+        &gateway.url(&format!("/api/v1/vms/{VM}")),
+        &[],
+        br#"{"vm_id":"x","cpu_count":2}"#,
+    )
+    .await;
+    let body = assert_error(&repeated, 422, "INVALID_ARGUMENT", None);
+    check("PATCH", "/api/v1/vms/{id}", 422, &body);
+    assert_eq!(
+        body["error"]["details"]["violations"][0],
+        json!({"pointer": "/vm_id", "parameter": "id", "rule": "from_path",
+               "message": "comes from the id parameter; leave it out of the body", "allowed": []})
+    );
+    let bulk = send(
+        Method::POST,
+        &gateway.url("/api/v1/vms/power"),
+        &[],
+        br#"{"action":"stop","vm_ids":["3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01","nope"]}"#,
+    )
+    .await;
+    let body = assert_error(&bulk, 422, "INVALID_ARGUMENT", None);
+    check("POST", "/api/v1/vms/power", 422, &body);
+    assert_eq!(
+        body["error"]["details"]["violations"][0]["pointer"],
+        "/vm_ids/1"
+    );
+    let key = send(
+        Method::POST,
+        &gateway.url(&format!("/api/v1/vms/{VM}/start")),
+        &[("idempotency-key", "two words")],
+        b"",
+    )
+    .await;
+    assert_error(&key, 400, "INVALID_ARGUMENT", Some("Idempotency-Key"));
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn the_job_spec_schemas_are_served_self_contained() {
+    let gateway = gateway_without_services().await;
+    let index = get(&gateway.url("/api/v1/schemas/jobs")).await;
+    assert_eq!(index.status, StatusCode::OK);
+    let index = index.json();
+    check("GET", "/api/v1/schemas/jobs", 200, &index);
+    let names: Vec<&str> = index["schemas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 19, "18 job types and defs: {names:?}");
+    for entry in index["schemas"].as_array().into_iter().flatten() {
+        let url = entry["url"].as_str().unwrap_or_default();
+        let reply = get(&gateway.url(url)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{url}");
+        let schema = reply.json();
+        check("GET", "/api/v1/schemas/jobs/{name}", 200, &schema);
+        assert_eq!(schema["title"], entry["title"]);
+        // Self-contained: it compiles on its own (every $ref resolves inside it), and the
+        // examples it gives are valid against it.
+        let validator = match jsonschema::draft202012::new(&schema) {
+            Ok(validator) => validator,
+            Err(error) => panic!("{url} does not compile on its own: {error}"),
+        };
+        for example in schema["examples"].as_array().into_iter().flatten() {
+            assert!(
+                validator.is_valid(example),
+                "{url}: its example is invalid: {example}"
+            );
+        }
+    }
+    let deployment = get(&gateway.url("/api/v1/schemas/jobs/managed_deployment.schema.json")).await;
+    assert_eq!(deployment.json()["properties"]["vm"]["$ref"], "#/$defs/vm");
+    let unknown = get(&gateway.url("/api/v1/schemas/jobs/fly_vm")).await;
+    let body = assert_error(&unknown, 404, "NOT_FOUND", None);
+    check("GET", "/api/v1/schemas/jobs/{name}", 404, &body);
     gateway.stop().await;
 }
 
@@ -361,7 +621,7 @@ async fn large_responses_are_gzip_compressed_when_accepted() {
 
 #[tokio::test]
 async fn without_dev_mode_the_gateway_serves_in_diagnostic_mode() {
-    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    let mut config = config_without_services().await;
     config.dev_mode = false;
     let gateway = Gateway::start(config).await;
     let health = get(&gateway.url("/healthz")).await;
@@ -392,7 +652,7 @@ async fn without_dev_mode_the_gateway_serves_in_diagnostic_mode() {
 
 #[tokio::test]
 async fn websocket_protocol_rules_hold_without_any_service() {
-    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    let mut config = config_without_services().await;
     config.websocket.idle_timeout = Duration::from_secs(2);
     config.websocket.ping_interval = Duration::from_secs(1);
     config.websocket.max_connections = 2;
@@ -419,7 +679,10 @@ async fn websocket_protocol_rules_hold_without_any_service() {
     let hello = client.next(wait).await;
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["protocol"], 1);
-    assert_eq!(hello["topics"], json!(["inventory"]));
+    assert_eq!(
+        hello["topics"],
+        json!(["inventory", "jobs", "jobs:<job id>", "notifications"])
+    );
     assert_eq!(hello["idle_timeout_seconds"], 2);
 
     client.send(json!({"type": "ping", "id": "p1"})).await;
@@ -441,20 +704,53 @@ async fn websocket_protocol_rules_hold_without_any_service() {
     assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
     assert_eq!(error["error"]["details"]["field"], "topics[0].after");
 
+    // Topics of services that are down are accepted, say they are down, and wait; a
+    // malformed job topic and an unknown topic are refused.
+    let job = "jobs:job-3f2a9c1e-0b4d-4e8f-9a51-6c2d7e8f9a01";
     client
-        .send(json!({"type": "subscribe", "topics": ["jobs", "jobs:job-1", "weather"]}))
+        .send(json!({"type": "subscribe", "topics": ["jobs", "jobs:job-1", job, "weather"]}))
         .await;
-    let jobs = client.next(wait).await;
+    let mut frames = Vec::new();
+    while !frames
+        .iter()
+        .any(|f: &Value| f["type"] == "error" && f["topic"] == "weather")
+    {
+        frames.push(client.next(wait).await);
+    }
+    let of = |kind: &str, topic: &str| {
+        frames
+            .iter()
+            .find(|f| f["type"] == kind && f["topic"] == topic)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} for {topic} in {frames:?}"))
+    };
+    of("subscribed", "jobs");
+    of("subscribed", job);
+    let malformed = of("error", "jobs:job-1");
     assert_eq!(
-        (jobs["topic"].clone(), jobs["error"]["code"].clone()),
-        (json!("jobs"), json!("UNAVAILABLE"))
+        malformed["error"]["code"], "INVALID_ARGUMENT",
+        "{malformed}"
     );
-    let job = client.next(wait).await;
-    assert_eq!(job["error"]["code"], "UNAVAILABLE");
-    let weather = client.next(wait).await;
-    assert_eq!(weather["error"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(of("error", "weather")["error"]["code"], "INVALID_ARGUMENT");
+    let mut down = frames
+        .iter()
+        .filter(|f| f["type"] == "topic_status")
+        .cloned()
+        .collect::<Vec<_>>();
+    while down.len() < 2 {
+        down.push(client.next_of_type("topic_status", wait).await);
+    }
+    for status in &down {
+        assert_eq!(status["status"], "down", "{status}");
+        assert!(
+            status["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("jobs")),
+            "the reason names the service: {status}"
+        );
+    }
 
-    // Inventory is down: the subscription is accepted and waits for the stream.
+    // Inventory is down: the subscription is accepted, says so, and waits for the stream.
     client
         .send(json!({"type": "subscribe", "topics": ["inventory"]}))
         .await;
@@ -462,6 +758,11 @@ async fn websocket_protocol_rules_hold_without_any_service() {
     assert_eq!(
         subscribed,
         json!({"type": "subscribed", "topic": "inventory", "after": null})
+    );
+    let status = client.next_of_type("topic_status", wait).await;
+    assert_eq!(
+        (status["topic"].clone(), status["status"].clone()),
+        (json!("inventory"), json!("down"))
     );
 
     // Connection limit: this one and the one above fill it.
@@ -506,7 +807,8 @@ async fn a_service_that_does_not_answer_in_time_is_a_504() {
             held.push(socket);
         }
     });
-    let mut config = Config::for_testing(&endpoint, &closed_endpoint().await);
+    let mut config = config_without_services().await;
+    config.inventory.endpoint = endpoint;
     config.inventory.request_timeout = Duration::from_millis(300);
     let gateway = Gateway::start(config).await;
     for (path, route) in [
@@ -542,7 +844,7 @@ async fn shutdown_closes_websockets_with_1001_and_drains() {
 
 #[tokio::test]
 async fn an_oversized_message_closes_the_connection_with_1009() {
-    let mut config = Config::for_testing(&closed_endpoint().await, &closed_endpoint().await);
+    let mut config = config_without_services().await;
     config.websocket.max_message_bytes = 1024;
     let gateway = Gateway::start(config).await;
     let mut client = WsClient::connect(&gateway.ws_url()).await;

@@ -1,5 +1,5 @@
-//! `/api/v1/inventory`, `/api/v1/clusters[/{name}]`, `/api/v1/hosts[/{host}]`: read
-//! through the inventory service.
+//! `/api/v1/inventory`, `/api/v1/summary`, `/api/v1/clusters[/{name}]`,
+//! `/api/v1/hosts[/{host}]`: read through the inventory service.
 
 use aetherv_proto::inventory::v1 as pb;
 use axum::Json;
@@ -107,6 +107,32 @@ pub async fn summary(
         hosts: hosts.hosts.iter().map(HostJson::new).collect(),
     };
     Ok(Json(body).into_response())
+}
+
+/// `GET /api/v1/summary`: counts, capacity and refresh status only (one call, whatever
+/// the fleet's size).
+pub async fn summary_counts(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HttpError> {
+    Params::parse(query.as_deref(), &[])?;
+    let upstream = state.upstreams.require(Dependency::Inventory)?;
+    let summary = upstream
+        .call(
+            upstream
+                .inventory(&context.call)
+                .get_summary(upstream.request(pb::GetSummaryRequest {})),
+            &[],
+        )
+        .await?;
+    Ok(Json(json!({
+        "revision": summary.revision,
+        "counts": counts(&summary),
+        "capacity": CapacityJson::new(summary.capacity.as_ref()),
+        "refresh": refresh(summary.refresh.as_ref()),
+    }))
+    .into_response())
 }
 
 /// `GET /api/v1/clusters`.

@@ -1,8 +1,16 @@
 //! The route handlers: each validates its parameters, calls the services and converts
-//! their answers to the API's JSON. No business logic: the services decide.
+//! their answers to the API's JSON. No business logic: the services decide. Mutations
+//! submit jobs ([`submit`]).
 
+pub mod changes;
+pub mod devices;
+pub mod hosts;
 pub mod inventory;
+pub mod jobs;
+pub mod notifications;
 pub mod power;
+pub mod schemas;
+pub mod submit;
 pub mod system;
 pub mod vms;
 

@@ -1,6 +1,7 @@
-//! `/api/v1/vms`, `/api/v1/hosts/{host}/vms` and `/api/v1/vms/{id}`: filters, sort and
-//! paging passed to inventory's `ListVms`, and `all=true`, which streams every matching VM
-//! in one response by paging through inventory 1,000 at a time (gzip-compressed by the
+//! `/api/v1/vms`, `/api/v1/hosts/{host}/vms` and `/api/v1/vms/{id}`: filters and sort
+//! passed to inventory's `ListVms`, pages through the gateway's tokens ([`crate::paging`]:
+//! offset, next and previous), and `all=true`, which streams every matching VM in one
+//! response by paging through inventory 1,000 at a time (gzip-compressed by the
 //! compression layer when the client accepts it) without holding the list in memory.
 
 use aetherv_proto::common::v1 as common;
@@ -21,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::app::{AppState, RequestContext};
 use crate::error::{Dependency, FieldNames, HttpError};
 use crate::model::{VM_STATES, VmJson};
+use crate::paging::{Paging, fingerprint};
 use crate::query::{Params, check_name, check_vm_id};
 use crate::upstream::{Traced, Upstream};
 
@@ -64,6 +66,8 @@ const ALL_PAGE_SIZE: u32 = 1000;
 struct VmQuery {
     request: pb::ListVmsRequest,
     all: bool,
+    paging: Paging,
+    page_size: u32,
 }
 
 fn vm_query(params: &Params, host: Option<String>) -> Result<VmQuery, HttpError> {
@@ -83,8 +87,8 @@ fn vm_query(params: &Params, host: Option<String>) -> Result<VmQuery, HttpError>
         }
     }
     let page_size = params.integer("page_size", 1, 1000)?.unwrap_or(100);
-    let page_token = params.text("page_token", 2048)?.unwrap_or("").to_string();
-    let request = pb::ListVmsRequest {
+    let page_token = params.text("page_token", 4096)?;
+    let mut request = pb::ListVmsRequest {
         host,
         cluster: params.name("cluster", &["-"])?.unwrap_or_default(),
         states: params
@@ -99,12 +103,23 @@ fn vm_query(params: &Params, host: Option<String>) -> Result<VmQuery, HttpError>
         sort_direction: params
             .choice("order", &ORDERS)?
             .unwrap_or(common::SortDirection::Ascending) as i32,
-        page: Some(common::PageRequest {
-            page_size: if all { ALL_PAGE_SIZE } else { page_size },
-            page_token,
-        }),
+        page: None,
     };
-    Ok(VmQuery { request, all })
+    let paging = Paging::parse(
+        "page_token",
+        page_token,
+        fingerprint(&format!("vms:{request:?}")),
+    )?;
+    request.page = Some(common::PageRequest {
+        page_size: if all { ALL_PAGE_SIZE } else { page_size },
+        page_token: String::new(),
+    });
+    Ok(VmQuery {
+        request,
+        all,
+        paging,
+        page_size,
+    })
 }
 
 /// A page of VMs.
@@ -112,8 +127,28 @@ fn vm_query(params: &Params, host: Option<String>) -> Result<VmQuery, HttpError>
 struct VmPageJson<'a> {
     revision: u64,
     total_size: u64,
-    next_page_token: Option<&'a str>,
+    offset: u64,
+    next_page_token: Option<String>,
+    prev_page_token: Option<String>,
     vms: Vec<VmJson<'a>>,
+}
+
+/// One page of `request` of `size` VMs from `token`.
+async fn page(
+    upstream: &Upstream,
+    client: &mut InventoryClient<Traced>,
+    request: &pb::ListVmsRequest,
+    size: u32,
+    token: String,
+) -> Result<pb::ListVmsResponse, HttpError> {
+    let mut request = request.clone();
+    request.page = Some(common::PageRequest {
+        page_size: size,
+        page_token: token,
+    });
+    upstream
+        .call(client.list_vms(upstream.request(request)), LIST_FIELDS)
+        .await
 }
 
 async fn list(
@@ -122,23 +157,62 @@ async fn list(
     query: VmQuery,
 ) -> Result<Response, HttpError> {
     let mut client = upstream.inventory(&context.call);
+    if !query.all {
+        let VmQuery {
+            request,
+            mut paging,
+            page_size,
+            ..
+        } = query;
+        let skipper = upstream.inventory(&context.call);
+        let start = paging
+            .start(u64::from(page_size), |token, count| {
+                let mut client = skipper.clone();
+                let request = request.clone();
+                async move {
+                    let size = u32::try_from(count).unwrap_or(ALL_PAGE_SIZE);
+                    let read = page(upstream, &mut client, &request, size, token).await?;
+                    let next = read.page.map(|p| p.next_page_token).unwrap_or_default();
+                    Ok((!next.is_empty()).then_some(next))
+                }
+            })
+            .await?;
+        let read = match start {
+            Some(token) => page(upstream, &mut client, &request, page_size, token).await?,
+            // The list ended before this page's offset: an empty page (with its total).
+            None => page(upstream, &mut client, &request, 1, String::new())
+                .await
+                .map(|first| pb::ListVmsResponse {
+                    vms: Vec::new(),
+                    page: first.page.map(|p| common::PageResponse {
+                        next_page_token: String::new(),
+                        ..p
+                    }),
+                    revision: first.revision,
+                })?,
+        };
+        let info = read.page.clone().unwrap_or_default();
+        let (next_page_token, prev_page_token) = paging.links(
+            u64::from(page_size),
+            read.vms.len(),
+            Some(&info.next_page_token),
+        );
+        let body = VmPageJson {
+            revision: read.revision,
+            total_size: info.total_size,
+            offset: paging.offset,
+            next_page_token,
+            prev_page_token,
+            vms: read.vms.iter().map(VmJson::new).collect(),
+        };
+        return Ok(Json(body).into_response());
+    }
     let first = upstream
         .call(
             client.list_vms(upstream.request(query.request.clone())),
             LIST_FIELDS,
         )
         .await?;
-    if !query.all {
-        let page = first.page.clone().unwrap_or_default();
-        let body = VmPageJson {
-            revision: first.revision,
-            total_size: page.total_size,
-            next_page_token: (!page.next_page_token.is_empty())
-                .then_some(page.next_page_token.as_str()),
-            vms: first.vms.iter().map(VmJson::new).collect(),
-        };
-        return Ok(Json(body).into_response());
-    }
     let mut response = Response::new(Body::from_stream(all_pages(
         upstream.clone(),
         client,
@@ -219,7 +293,7 @@ fn serialize_page(
         let total = page.page.as_ref().map_or(0, |p| p.total_size);
         chunk.extend_from_slice(
             format!(
-                "{{\"revision\":{},\"total_size\":{total},\"next_page_token\":null,\"vms\":[",
+                "{{\"revision\":{},\"total_size\":{total},\"offset\":0,\"next_page_token\":null,\"prev_page_token\":null,\"vms\":[",
                 page.revision
             )
             .as_bytes(),

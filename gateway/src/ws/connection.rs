@@ -6,6 +6,9 @@
 //! A subscription is in one of three modes: `Live` (reading the ring from a sequence
 //! number), `CatchingUp` (a private replay from the service is running; see
 //! [`super::upstream::catch_up`]) or `Pending` (the topic's stream has not synced yet).
+//! Whatever the mode, a change of the topic's upstream status is passed on as a
+//! `topic_status` frame, and a topic that ended (a job that left the history) is dropped
+//! with an `error` and an `unsubscribed` frame.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +54,9 @@ struct Subscription {
     skip: Option<Cursor>,
     synced_pending: bool,
     rounds: u32,
+    /// The feed status version last passed on, and whether the client was told "down".
+    status_seen: u64,
+    told_down: bool,
     _catch_up: Option<AbortOnDropHandle<()>>,
 }
 
@@ -172,7 +178,7 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, request: TopicRequest) -> Sent {
-        let topic = match self.hub.resolve(&request.topic) {
+        let topic = match self.hub.resolve(&request.topic).await {
             Ok(topic) => topic,
             Err(error) => {
                 return self
@@ -191,6 +197,7 @@ impl Connection {
                 .await;
         }
         self.next_generation += 1;
+        let status = topic.feed.status();
         let mut subscription = Subscription {
             topic,
             generation: self.next_generation,
@@ -199,10 +206,16 @@ impl Connection {
             skip: None,
             synced_pending: true,
             rounds: 0,
+            status_seen: status.version,
+            told_down: !status.up,
             _catch_up: None,
         };
         self.send(protocol::subscribed(&request.topic, request.after))
             .await?;
+        if !status.up {
+            self.send(protocol::topic_status(&request.topic, &status))
+                .await?;
+        }
         let head = subscription.topic.feed.head();
         match (subscription.topic.feed.attach(request.after), request.after) {
             (Attach::At { next_seq, cursor }, _) => {
@@ -302,9 +315,39 @@ impl Connection {
     async fn pump_all(&mut self) -> Sent {
         let topics: Vec<String> = self.subscriptions.keys().cloned().collect();
         for topic in topics {
+            self.status(&topic).await?;
             self.pump(&topic).await?;
         }
         self.socket.flush().await
+    }
+
+    /// Passes on a change of the topic's upstream status; drops a topic that ended.
+    async fn status(&mut self, topic: &str) -> Sent {
+        let Some(subscription) = self.subscriptions.get_mut(topic) else {
+            return Ok(());
+        };
+        if let Some(error) = subscription.topic.feed.closed() {
+            self.subscriptions.remove(topic);
+            self.socket
+                .feed(Message::Text(protocol::error(Some(topic), &error)))
+                .await?;
+            return self
+                .socket
+                .feed(Message::Text(protocol::unsubscribed(topic)))
+                .await;
+        }
+        let status = subscription.topic.feed.status();
+        if status.version == subscription.status_seen {
+            return Ok(());
+        }
+        subscription.status_seen = status.version;
+        if status.up && !subscription.told_down {
+            return Ok(());
+        }
+        subscription.told_down = !status.up;
+        self.socket
+            .feed(Message::Text(protocol::topic_status(topic, &status)))
+            .await
     }
 
     /// Sends what the ring holds for `topic` past the subscription's sequence number (and

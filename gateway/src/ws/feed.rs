@@ -11,14 +11,33 @@
 //! the upstream stream loses continuity (the service restarted, or the gateway's own stream
 //! fell behind) the ring is re-established and a `Reset` entry tells the clients reading past
 //! it to reload.
+//!
+//! Beside the ring, the feed holds its upstream stream's [`Status`] (up, or down and why),
+//! which connections pass on as `topic_status` frames, and whether the topic is closed for
+//! good (a watched job left the jobs service's history).
 
 use std::collections::VecDeque;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::watch;
 
 use super::cursor::Cursor;
+use crate::error::HttpError;
+use crate::model::now_rfc3339;
+
+/// Whether the topic's upstream stream is working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// False while the stream is lost.
+    pub up: bool,
+    /// Why it is down.
+    pub reason: Option<String>,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// Bumped on every change, so readers notice one.
+    pub version: u64,
+}
 
 /// Why a client is told to reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +143,8 @@ pub struct Feed {
     capacity: usize,
     ring: RwLock<Ring>,
     tick: watch::Sender<u64>,
+    status: Mutex<Status>,
+    closed: Mutex<Option<HttpError>>,
 }
 
 impl Feed {
@@ -135,7 +156,58 @@ impl Feed {
             capacity: capacity.max(2),
             ring: RwLock::new(Ring::default()),
             tick,
+            status: Mutex::new(Status {
+                up: true,
+                reason: None,
+                since: now_rfc3339(),
+                version: 0,
+            }),
+            closed: Mutex::new(None),
         }
+    }
+
+    /// The upstream stream's status.
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records that the upstream stream works (`true`) or is lost, with why; wakes the
+    /// readers when that is a change.
+    pub fn set_status(&self, up: bool, reason: Option<String>) {
+        let changed = {
+            let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            if status.up == up {
+                false
+            } else {
+                *status = Status {
+                    up,
+                    reason: if up { None } else { reason },
+                    since: now_rfc3339(),
+                    version: status.version + 1,
+                };
+                true
+            }
+        };
+        if changed {
+            self.tick.send_modify(|tick| *tick = tick.wrapping_add(1));
+        }
+    }
+
+    /// Ends the topic for good with `error` (readers say so and drop it).
+    pub fn close(&self, error: HttpError) {
+        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+        self.tick.send_modify(|tick| *tick = tick.wrapping_add(1));
+    }
+
+    /// Why the topic ended, once it has.
+    pub fn closed(&self) -> Option<HttpError> {
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The topic name.

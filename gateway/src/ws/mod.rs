@@ -4,13 +4,16 @@
 //! it when it still can, otherwise a private replay from the service's own history catches
 //! the client up first ([`upstream::catch_up`]). A client that falls behind gets `resync`.
 //!
-//! Topics today: `inventory` ([`source::InventorySource`]). `jobs`, `jobs:<id>` and
-//! `notifications` are reserved: the next release adds a [`source::Source`] for each (and a
-//! filter of the `jobs` feed for `jobs:<id>`), and [`Hub::resolve`] starts answering them.
+//! Topics: `inventory` ([`source::InventorySource`]), `jobs` and `jobs:<id>`
+//! ([`jobs::JobsSource`]; a `jobs:<id>` stream is opened on demand by [`jobs::JobTopics`]
+//! and shared by the clients of that job) and `notifications`
+//! ([`notifications::NotificationsSource`]), each present when its service is configured.
 
 pub mod connection;
 pub mod cursor;
 pub mod feed;
+pub mod jobs;
+pub mod notifications;
 pub mod protocol;
 pub mod source;
 pub mod upstream;
@@ -28,7 +31,10 @@ use crate::config::WebSocketConfig;
 use crate::error::{Dependency, HttpError};
 use crate::upstream::Upstreams;
 
+use self::cursor::Cursor;
 use self::feed::Feed;
+use self::jobs::{JobTopics, JobsSource, Lease};
+use self::notifications::NotificationsSource;
 use self::source::{InventorySource, Source};
 
 /// A topic's ring and the service that fills it.
@@ -38,14 +44,18 @@ pub struct TopicFeed {
     pub feed: Arc<Feed>,
     /// The service.
     pub source: Arc<dyn Source>,
+    /// Keeps a `jobs:<id>` stream open while held.
+    pub lease: Option<Arc<Lease>>,
 }
 
 /// Bytes a connection buffers before writing to its socket (and waiting when it is full).
 const WRITE_BUFFER: usize = 32 * 1024;
 
-/// Topic names reserved for the next release, and the service each needs.
-const RESERVED: [(&str, Dependency); 2] = [
+/// Every topic name, and the service each needs.
+const TOPICS: [(&str, Dependency); 4] = [
+    ("inventory", Dependency::Inventory),
     ("jobs", Dependency::Jobs),
+    ("jobs:<job id>", Dependency::Jobs),
     ("notifications", Dependency::Notifications),
 ];
 
@@ -54,6 +64,7 @@ pub struct Hub {
     config: WebSocketConfig,
     dev_mode: bool,
     topics: Vec<TopicFeed>,
+    job_topics: Option<Arc<JobTopics>>,
     tick: watch::Sender<u64>,
     connections: Arc<Semaphore>,
     catch_ups: Arc<Semaphore>,
@@ -72,25 +83,52 @@ impl Hub {
         tasks: TaskTracker,
     ) -> Arc<Hub> {
         let (tick, _) = watch::channel(0_u64);
-        let mut topics = Vec::new();
+        let mut sources: Vec<Arc<dyn Source>> = Vec::new();
         if let Some(inventory) = upstreams.get(Dependency::Inventory) {
-            let source: Arc<dyn Source> = Arc::new(InventorySource::new(inventory.clone()));
-            let feed = Arc::new(Feed::new(
-                source.topic(),
+            sources.push(Arc::new(InventorySource::new(inventory.clone())));
+        }
+        if let Some(jobs) = upstreams.get(Dependency::Jobs) {
+            sources.push(Arc::new(JobsSource::all(jobs.clone())));
+        }
+        if let Some(notifications) = upstreams.get(Dependency::Notifications) {
+            sources.push(Arc::new(NotificationsSource::new(notifications.clone())));
+        }
+        let topics = sources
+            .into_iter()
+            .map(|source| {
+                let feed = Arc::new(Feed::new(
+                    source.topic(),
+                    config.replay_buffer,
+                    tick.clone(),
+                ));
+                tasks.spawn(upstream::follow(
+                    feed.clone(),
+                    source.clone(),
+                    shutdown.clone(),
+                ));
+                TopicFeed {
+                    feed,
+                    source,
+                    lease: None,
+                }
+            })
+            .collect();
+        let job_topics = upstreams.get(Dependency::Jobs).map(|jobs| {
+            JobTopics::start(
+                jobs.clone(),
+                config.max_job_topics,
+                config.job_topic_linger,
                 config.replay_buffer,
                 tick.clone(),
-            ));
-            tasks.spawn(upstream::follow(
-                feed.clone(),
-                source.clone(),
                 shutdown.clone(),
-            ));
-            topics.push(TopicFeed { feed, source });
-        }
+                tasks.clone(),
+            )
+        });
         Arc::new(Hub {
             config: config.clone(),
             dev_mode,
             topics,
+            job_topics,
             tick,
             connections: Arc::new(Semaphore::new(config.max_connections)),
             catch_ups: Arc::new(Semaphore::new(config.catch_up_concurrency)),
@@ -99,42 +137,60 @@ impl Hub {
         })
     }
 
-    /// The topics available now.
+    /// The topics available (`jobs:<job id>` stands for every job).
     pub fn topic_names(&self) -> Vec<&'static str> {
-        self.topics.iter().map(|t| t.source.topic()).collect()
+        TOPICS
+            .iter()
+            .filter(|(name, _)| {
+                let base = name.split_once(':').map_or(*name, |(base, _)| base);
+                self.topics.iter().any(|t| t.source.topic() == base)
+            })
+            .map(|(name, _)| *name)
+            .collect()
     }
 
-    /// The feed of a topic, or why it cannot be subscribed: unknown (400), reserved for the
-    /// next release or its service not configured (503).
-    pub fn resolve(&self, name: &str) -> Result<TopicFeed, HttpError> {
+    /// The position of a fixed topic's ring (`inventory`, `jobs`, `notifications`) now:
+    /// where a client that read REST data at this moment subscribes without a gap.
+    pub fn head(&self, topic: &str) -> Option<Cursor> {
+        let feed = &self.topics.iter().find(|t| t.source.topic() == topic)?.feed;
+        if feed.is_established() {
+            feed.head()
+        } else {
+            None
+        }
+    }
+
+    /// How many `jobs:<id>` topics are followed now.
+    pub fn job_topics(&self) -> usize {
+        self.job_topics.as_ref().map_or(0, |topics| topics.len())
+    }
+
+    /// The feed of a topic, or why it cannot be subscribed: unknown (400), its service not
+    /// configured (503), an unknown job (404), too many jobs followed (429).
+    pub async fn resolve(&self, name: &str) -> Result<TopicFeed, HttpError> {
         if let Some(topic) = self.topics.iter().find(|t| t.source.topic() == name) {
             return Ok(topic.clone());
         }
-        if name == "inventory" {
-            return Err(HttpError::unavailable(
-                Dependency::Inventory,
-                "not configured",
-            ));
+        if let Some(job_id) = name.strip_prefix("jobs:")
+            && let Some(job_topics) = &self.job_topics
+        {
+            return job_topics.resolve(job_id).await;
         }
         let base = name.split_once(':').map_or(name, |(base, _)| base);
-        if let Some((_, dependency)) = RESERVED
-            .iter()
-            .find(|(reserved, _)| *reserved == base && (name == base || base == "jobs"))
-        {
-            return Err(HttpError::new(
-                ErrorCode::Unavailable,
-                format!("topic {name:?}: not available in this release (it needs the {dependency} service)"),
-            )
-            .with_detail("dependency", dependency.as_str()));
+        if let Some((_, dependency)) = TOPICS.iter().find(|(known, _)| {
+            known.split_once(':').map_or(*known, |(b, _)| b) == base
+                && (*known == name || base == "jobs")
+        }) {
+            return Err(HttpError::unavailable(*dependency, "not configured")
+                .with_detail("topic", name.chars().take(128).collect::<String>()));
         }
         let shown: String = name.chars().take(64).collect();
+        let names: Vec<&str> = TOPICS.iter().map(|(name, _)| *name).collect();
         Err(HttpError::new(
             ErrorCode::InvalidArgument,
-            format!(
-                "topic {shown:?}: unknown (topics: inventory, jobs, jobs:<job id>, notifications)"
-            ),
+            format!("topic {shown:?}: unknown (topics: {})", names.join(", ")),
         )
-        .with_allowed(&["inventory", "jobs", "jobs:<job id>", "notifications"]))
+        .with_allowed(&names))
     }
 
     /// The `/ws` route: checks the connection limit, then upgrades.

@@ -7,7 +7,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::{Map, Value, json};
 
 use super::cursor::Cursor;
-use super::feed::ResyncReason;
+use super::feed::{ResyncReason, Status};
 use crate::error::HttpError;
 
 /// The protocol version in `hello`.
@@ -160,7 +160,7 @@ fn topic_request(index: usize, item: &Value) -> Result<TopicRequest, HttpError> 
                     None => {
                         return Err(invalid(
                             &format!("{field}.after"),
-                            "is not a cursor (expected \"<revision>\" or \"<revision>.<n>\")",
+                            "is not a cursor (expected \"<revision>\", \"<revision>.<n>\" or \"<event id>\")",
                         ));
                     }
                 },
@@ -238,6 +238,17 @@ pub fn resync(topic: &str, reason: ResyncReason, cursor: Option<Cursor>) -> Utf8
     frame(
         json!({"type": "resync", "topic": topic, "reason": reason.as_str(), "cursor": cursor_value(cursor)}),
     )
+}
+
+/// `topic_status`: the gateway's own stream of the topic is down (with why) or up.
+pub fn topic_status(topic: &str, status: &Status) -> Utf8Bytes {
+    frame(json!({
+        "type": "topic_status",
+        "topic": topic,
+        "status": if status.up { "up" } else { "down" },
+        "reason": status.reason,
+        "since": status.since,
+    }))
 }
 
 /// `unsubscribed`.

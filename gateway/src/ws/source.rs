@@ -1,8 +1,8 @@
 //! Where a topic's events come from: a service's replaying stream. [`Source`] is what a
 //! topic needs from its service — open the stream after a number, and learn the current
-//! number — and [`InventorySource`] implements it over `Inventory.Watch`. The jobs
-//! (`Jobs.Watch`, numbers = event ids, unique) and notifications (`Notifications.Subscribe`)
-//! topics of the next release are two more implementations; nothing else changes.
+//! number — and [`InventorySource`] implements it over `Inventory.Watch`. The jobs topics
+//! (`Jobs.Watch`, numbers = event ids, unique; [`super::jobs`]) and notifications
+//! (`Notifications.Subscribe`; [`super::notifications`]) are two more implementations.
 
 use aetherv_proto::inventory::v1 as pb;
 use aetherv_proto::inventory::v1::watch_event::Event;
@@ -44,6 +44,11 @@ pub enum SourceEvent {
     },
     /// Drop everything: a snapshot follows (its changes carry the snapshot's number).
     Resync(UpstreamResync),
+    /// One record of a snapshot (never forwarded: clients reload through REST).
+    Snapshot {
+        /// The record's number.
+        number: u64,
+    },
     /// Replay or snapshot complete; live events follow.
     Synced {
         /// The service's number at this point (0 when it does not say).
@@ -62,7 +67,7 @@ pub type SourceStream = BoxStream<'static, Result<SourceEvent, Status>>;
 /// A service that feeds a topic.
 pub trait Source: Send + Sync + 'static {
     /// The topic name.
-    fn topic(&self) -> &'static str;
+    fn topic(&self) -> &str;
     /// The service, for error details.
     fn dependency(&self) -> Dependency;
     /// Whether every event has its own number (event ids) rather than sharing one
@@ -74,6 +79,11 @@ pub trait Source: Send + Sync + 'static {
     fn watch(&self, after: u64) -> BoxFuture<'static, Result<SourceStream, Status>>;
     /// The service's current number, where a fresh stream starts without a snapshot.
     fn current(&self) -> BoxFuture<'static, Result<u64, Status>>;
+    /// Whether NOT_FOUND from the service ends the topic for good (a watched job that left
+    /// the history) rather than being retried.
+    fn ends_when_not_found(&self) -> bool {
+        false
+    }
 }
 
 /// The `{"type":"event",...}` frame of one change.
@@ -98,14 +108,21 @@ pub struct InventorySource {
     context: CallContext,
 }
 
+/// The context of the gateway's own calls: `service:aetherv-gateway`.
+pub fn gateway_context() -> CallContext {
+    CallContext::background("aetherv-gateway").unwrap_or_else(|_| CallContext {
+        caller: None,
+        trace: aetherv_runtime::TraceContext::new_root(),
+    })
+}
+
 impl InventorySource {
     /// Over the inventory service; calls are made as `service:aetherv-gateway`.
     pub fn new(upstream: Upstream) -> InventorySource {
-        let context = CallContext::background("aetherv-gateway").unwrap_or_else(|_| CallContext {
-            caller: None,
-            trace: aetherv_runtime::TraceContext::new_root(),
-        });
-        InventorySource { upstream, context }
+        InventorySource {
+            upstream,
+            context: gateway_context(),
+        }
     }
 }
 
@@ -147,7 +164,7 @@ pub fn convert(event: pb::WatchEvent) -> Option<SourceEvent> {
 }
 
 impl Source for InventorySource {
-    fn topic(&self) -> &'static str {
+    fn topic(&self) -> &str {
         "inventory"
     }
 
@@ -230,7 +247,7 @@ mod tests {
         assert_eq!(parsed["data"]["state"], "running");
         assert_eq!(
             parsed["data"]["power_actions"],
-            json!(["shutdown", "stop", "reset"])
+            json!(["shutdown", "stop", "reset", "save", "pause"])
         );
     }
 }

@@ -9,6 +9,10 @@
 //! [`catch_up`] serves one client whose cursor the ring no longer covers: a private stream
 //! from the client's cursor, forwarded until the service says the replay is complete, after
 //! which the client continues from the shared ring.
+//!
+//! [`follow`] also keeps the feed's status: down (with the service's error) whenever its
+//! stream is lost or ends, up again with the first event of a new stream. A source whose
+//! NOT_FOUND is final (a watched job left the history) closes the feed instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use tonic::Status;
 use super::cursor::{Cursor, Numbering};
 use super::feed::{Feed, ResyncReason};
 use super::source::{Source, SourceEvent, UpstreamResync, event_frame};
+use crate::error::HttpError;
 
 /// Reconnect delays: doubling from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
@@ -42,8 +47,26 @@ pub async fn follow(feed: Arc<Feed>, source: Arc<dyn Source>, shutdown: Cancella
                 if delivered {
                     delay = BACKOFF.0;
                 }
+                feed.set_status(
+                    false,
+                    Some(format!(
+                        "the {} stream ended; reconnecting",
+                        source.dependency()
+                    )),
+                );
+            }
+            Err(status)
+                if status.code() == tonic::Code::NotFound && source.ends_when_not_found() =>
+            {
+                tracing::info!(topic = feed.topic(), "websocket topic ended: not found");
+                feed.close(HttpError::from_status(source.dependency(), &status, &[]));
+                return;
             }
             Err(status) if !failing => {
+                feed.set_status(
+                    false,
+                    Some(HttpError::from_status(source.dependency(), &status, &[]).message),
+                );
                 failing = true;
                 tracing::warn!(
                     topic = feed.topic(),
@@ -53,11 +76,17 @@ pub async fn follow(feed: Arc<Feed>, source: Arc<dyn Source>, shutdown: Cancella
                     "websocket topic stream lost; reconnecting"
                 );
             }
-            Err(status) => tracing::debug!(
-                topic = feed.topic(),
-                code = ?status.code(),
-                "websocket topic stream still unavailable"
-            ),
+            Err(status) => {
+                feed.set_status(
+                    false,
+                    Some(HttpError::from_status(source.dependency(), &status, &[]).message),
+                );
+                tracing::debug!(
+                    topic = feed.topic(),
+                    code = ?status.code(),
+                    "websocket topic stream still unavailable"
+                );
+            }
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -87,8 +116,13 @@ async fn follow_once(feed: &Feed, source: &dyn Source) -> Result<bool, Status> {
     // Events up to the feed's head were appended by an earlier stream.
     let mut skip = resume;
     while let Some(event) = stream.next().await {
+        let event = event?;
+        if !delivered {
+            feed.set_status(true, None);
+        }
         delivered = true;
-        match event? {
+        match event {
+            SourceEvent::Snapshot { number } => last_number = last_number.max(number),
             SourceEvent::Resync(_) => {
                 snapshot = true;
                 skip = None;
@@ -272,7 +306,7 @@ async fn replay(
                 }
                 return Ok(Replay::Done(position));
             }
-            SourceEvent::Heartbeat { .. } => {}
+            SourceEvent::Heartbeat { .. } | SourceEvent::Snapshot { .. } => {}
         }
     }
     Err(Failure::Upstream(
@@ -303,7 +337,7 @@ mod tests {
     }
 
     impl Source for Script {
-        fn topic(&self) -> &'static str {
+        fn topic(&self) -> &str {
             "inventory"
         }
         fn dependency(&self) -> Dependency {
