@@ -20,13 +20,15 @@
 //   9. phone width and dark theme render;
 //  10. axe-core finds no WCAG 2.1 A/AA violation (contrast, labels, roles) on any view,
 //      in light and dark, with the state menu and a confirmation dialog open;
-//  11. no console errors, no uncaught exceptions, no CSP violations, no failed requests.
+//  11. no console errors, no uncaught exceptions, no CSP violations, no failed requests;
+//  12. provisioning, VM changes, bulk power, jobs and notifications: jobs.steps.mjs.
 // Screenshots of each view are written for a human to look at.
 
 import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { launch, watch, Sim, Steps, parseArgs, screenshots, accessibility } from "./lib.mjs";
+import { jobSteps } from "./jobs.steps.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
@@ -129,10 +131,11 @@ try {
     await page.waitForURL((url) => url.searchParams.get("q") === known.name);
     const row = page.locator(".vm-table tbody tr", { has: page.locator(`a[href="/vms/${known.id}"]`) });
     await row.waitFor();
+    // The first column holds the row's selection checkbox.
     const cells = row.locator("td");
-    assert.equal(await text(cells.nth(0)), known.name);
-    assert.equal(await text(cells.nth(1)), "Running");
-    assert.equal(await text(cells.nth(4)), String(known.cpu_count), "vCPU column");
+    assert.equal(await text(cells.nth(1)), known.name);
+    assert.equal(await text(cells.nth(2)), "Running");
+    assert.equal(await text(cells.nth(5)), String(known.cpu_count), "vCPU column");
     await shoot(page, "03-vm-table-search");
   });
 
@@ -261,11 +264,11 @@ try {
       window.__aethervMarker = "host-table";
     });
     const target = [...truth.get(knownHost.id)].filter((vm) => vm.id !== known.id).sort(byName).pop();
-    const stateCell = page.locator(`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(2)`);
+    const stateCell = page.locator(`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(3)`);
     const was = await simState(knownHost.name, target.id);
     const [now, nowSim] = was === "off" ? ["Running", "Running"] : ["Off", "Off"];
     await sim.change(knownHost.name, target.id, { state: nowSim });
-    await page.waitForFunction(([selector, label]) => document.querySelector(selector)?.innerText.trim() === label, [`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(2)`, now], { timeout: LIVE_MS });
+    await page.waitForFunction(([selector, label]) => document.querySelector(selector)?.innerText.trim() === label, [`#host-vms tr:has(a[href="/vms/${target.id}"]) td:nth-child(3)`, now], { timeout: LIVE_MS });
     assert.equal((await stateCell.innerText()).trim(), now);
     const added = await sim.call("POST", `/hosts/${encodeURIComponent(knownHost.name)}/vms`, { name: "zz-added-out-of-band", cpu_count: 3 });
     await page.locator(`#host-vms a[href="/vms/${added.id}"]`).waitFor({ timeout: LIVE_MS });
@@ -300,7 +303,7 @@ try {
     await page.waitForSelector("#system-services tbody tr");
     assert.match(await text(page.locator("#system-about")), /Aether-V \d+\.\d+\.\d+/);
     const rows = await page.locator("#system-services tbody tr").allInnerTexts();
-    for (const service of ["aetherv-inventory", "aetherv-remote-tasks"]) {
+    for (const service of ["aetherv-inventory", "aetherv-remote-tasks", "aetherv-jobs", "aetherv-notifications"]) {
       const row = rows.find((line) => line.includes(service));
       assert.ok(row, `${service} is listed`);
       assert.match(row, /Serving/, `${service} is serving`);
@@ -352,10 +355,10 @@ try {
     await fresh.goto(`${base}/vms?state=running&sort=cpu_count&order=desc&page_size=25`);
     await fresh.waitForSelector(".vm-table tbody tr");
     assert.equal(await fresh.locator('.vm-table th[aria-sort="descending"]').innerText().then((t) => t.trim().replace(/\W+$/, "")), "vCPU");
-    const states = await fresh.locator(".vm-table tbody td:nth-child(2)").allInnerTexts();
+    const states = await fresh.locator(".vm-table tbody td:nth-child(3)").allInnerTexts();
     assert.ok(states.length > 0 && states.length <= 25, `one page of at most 25 rows (got ${states.length})`);
     assert.ok(states.every((state) => state.trim() === "Running"), "only running VMs");
-    const cpus = (await fresh.locator(".vm-table tbody td:nth-child(5)").allInnerTexts()).map(Number);
+    const cpus = (await fresh.locator(".vm-table tbody td:nth-child(6)").allInnerTexts()).map(Number);
     assert.deepEqual(cpus, [...cpus].sort((a, b) => b - a), "sorted by vCPU, descending");
     assert.match(await text(fresh.locator(".menu-button")), /Running/);
     await fresh.close();
@@ -435,6 +438,9 @@ try {
     await phone.close();
     assert.deepEqual(problems, []);
   });
+
+  // Issue 4: provisioning, VM changes, bulk power, jobs and notifications (jobs.steps.mjs).
+  await jobSteps({ steps, browser, base, sim, watch, shoot, a11y, pages, hosts, knownHost, known, LIVE_MS });
 
   await steps.run("axe-core: no accessibility violations on any view checked above", async () => {
     assert.deepEqual(a11yProblems, []);

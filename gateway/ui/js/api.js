@@ -1,7 +1,7 @@
-// The REST client: same-origin fetches under /api/v1, errors turned into ApiError with the
-// gateway's {"error":{code,message,details}} (or a network error), and the gateway's mode
-// (the X-AetherV-Mode header; 503 with details.reasons in diagnostic mode) reported once
-// through `onMode`.
+// The REST client: same-origin fetches under /api/v1 (GET, POST, PATCH, DELETE), errors
+// turned into ApiError with the gateway's {"error":{code,message,details}} (or a network
+// error), and the gateway's mode (the X-AetherV-Mode header; 503 with details.reasons in
+// diagnostic mode) reported once through `onMode`. Mutations answer 202 with a job.
 
 const BASE = "/api/v1";
 
@@ -51,9 +51,9 @@ export function query(params) {
   return text ? `?${text}` : "";
 }
 
-async function request(method, path, { params, body, signal } = {}) {
+async function request(method, path, { params, body, signal, headers = {} } = {}) {
   const url = `${BASE}${path}${query(params)}`;
-  const init = { method, signal, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  const init = { method, signal, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -96,6 +96,28 @@ export function get(path, options = {}) {
 /** POST `body` (JSON) to `path` under /api/v1. */
 export function post(path, body = {}, options = {}) {
   return request("POST", path, { ...options, body });
+}
+
+/** PATCH `body` (JSON) to `path` under /api/v1. */
+export function patch(path, body = {}, options = {}) {
+  return request("PATCH", path, { ...options, body });
+}
+
+/** DELETE `path` under /api/v1 (query `params`). */
+export function del(path, options = {}) {
+  return request("DELETE", path, options);
+}
+
+/** A fresh `Idempotency-Key` header: a double-submitted mutation creates one job. */
+export function idempotent() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return { "Idempotency-Key": "ui-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("") };
+}
+
+/** The violations of a refused job spec (422, or a 409/404 pre-check), else []. */
+export function violations(error) {
+  return error instanceof ApiError && Array.isArray(error.details?.violations) ? error.details.violations : [];
 }
 
 /** GET /readyz: the gateway's readiness and each service's health (200 or 503, same body). */

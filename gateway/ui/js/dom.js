@@ -76,6 +76,12 @@ const ICONS = {
   close: "M5 5l10 10M15 5 5 15",
   external: "M8 4H4v12h12v-4M11 3h6v6M17 3l-8 8",
   search: "M8.5 3.5a5 5 0 1 1 0 10 5 5 0 0 1 0-10zM12.2 12.2 17 17",
+  pause: "M7 5v10M13 5v10",
+  save: "M4.5 3.5h9l2 2v11h-11zM7 3.5v4h6v-4M7 16.5v-5h6v5",
+  edit: "M4 16l1-4 8.5-8.5 3 3L8 15zM11.5 5.5l3 3",
+  trash: "M4 6h12M8 6V4h4v2M6 6l1 10h6l1-10",
+  plus: "M10 4v12M4 10h12",
+  jobs: "M4 5h12M4 10h12M4 15h7",
 };
 
 /** An icon by name (see ICONS). */

@@ -1,9 +1,13 @@
-// The tab's one WebSocket to /ws. Topics (`inventory` now; `jobs`, `jobs:<id>`,
-// `notifications` next) are subscribed through `topic(name, handlers)`; each keeps the
+// The tab's one WebSocket to /ws. Topics (`inventory`, `jobs`, `jobs:<id>`,
+// `notifications`) are subscribed through `topic(name, handlers)`; each keeps the
 // cursor of the last event it handled, so a reconnect (exponential backoff with jitter,
 // immediately when the browser comes back online) resumes exactly after it: the gateway
 // replays what was missed, then `synced`. A `resync` frame means events were lost: the
 // topic's `resync` handler reloads from REST. Pings keep the connection from idling out.
+// A topic the gateway refuses (`error` frame: an unknown job, too many followed jobs) or
+// ends (`unsubscribed`) is dropped, so a reconnect does not ask for it again; the gateway's
+// `topic_status` (its own upstream stream down or back) reaches the topic's `status`
+// handler and the `topic-status` event.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const STABLE_MS = 10000;
@@ -18,6 +22,7 @@ export class Live extends EventTarget {
     this.url = url;
     this.socket = null;
     this.topics = new Map();
+    this.leaving = new Map();
     this.state = "offline";
     this.attempt = 0;
     this.retryTimer = null;
@@ -30,7 +35,8 @@ export class Live extends EventTarget {
   }
 
   /**
-   * Subscribes to `name` with handlers {event(frame), resync(frame), synced(frame), error(frame)},
+   * Subscribes to `name` with handlers {event(frame), resync(frame), synced(frame),
+   * error(frame), status(frame), ended(frame)},
    * resuming after `after` (a cursor or REST revision; null = live from now). Returns an
    * object with `unsubscribe()` and `cursor()`.
    */
@@ -42,7 +48,8 @@ export class Live extends EventTarget {
       unsubscribe: () => {
         if (this.topics.get(name) !== entry) return;
         this.topics.delete(name);
-        this.send({ type: "unsubscribe", topics: [name] });
+        // The gateway confirms with `unsubscribed`, which must not end a newer subscription.
+        if (this.send({ type: "unsubscribe", topics: [name] })) this.leaving.set(name, (this.leaving.get(name) || 0) + 1);
       },
       cursor: () => entry.cursor,
     };
@@ -131,11 +138,33 @@ export class Live extends EventTarget {
       }
       case "error": {
         const entry = frame.topic ? this.topics.get(frame.topic) : null;
-        entry?.handlers.error?.(frame);
+        if (!entry) return;
+        // The topic was refused: asking again after a reconnect would be refused again.
+        this.topics.delete(frame.topic);
+        entry.handlers.error?.(frame);
+        break;
+      }
+      case "unsubscribed": {
+        const leaving = this.leaving.get(frame.topic) || 0;
+        if (leaving > 0) {
+          if (leaving === 1) this.leaving.delete(frame.topic);
+          else this.leaving.set(frame.topic, leaving - 1);
+          return;
+        }
+        const entry = this.topics.get(frame.topic);
+        if (!entry) return;
+        this.topics.delete(frame.topic);
+        entry.handlers.ended?.(frame);
+        break;
+      }
+      case "topic_status": {
+        const entry = this.topics.get(frame.topic);
+        entry?.handlers.status?.(frame);
+        this.dispatchEvent(new CustomEvent("topic-status", { detail: frame }));
         break;
       }
       default:
-        // subscribed, unsubscribed, pong: nothing to do.
+        // subscribed, pong: nothing to do.
         break;
     }
   }
@@ -144,6 +173,7 @@ export class Live extends EventTarget {
     if (this.socket !== socket) return;
     this.socket = null;
     this.helloSeen = false;
+    this.leaving.clear();
     clearInterval(this.pingTimer);
     clearTimeout(this.stableTimer);
     for (const entry of this.topics.values()) entry.synced = false;

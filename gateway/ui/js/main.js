@@ -1,10 +1,11 @@
 // Boots the console: loads the fleet summary, opens the tab's WebSocket and subscribes to
-// inventory from the summary's revision, mounts the navigation tree and the router, and
-// wires the shell (theme, drawer, connection indicator, development banner, shortcuts).
-// Routes are listed here; issue 4 adds /jobs, /jobs/{id} and the notifications panel.
+// inventory from the summary's revision, to `jobs` (the JobFeed every view listens to) and
+// to `notifications` (the bell), mounts the navigation tree and the router, and wires the
+// shell (theme, drawer, connection indicator, development banner, shortcuts). Routes are
+// listed here.
 
-import { onMode } from "./api.js";
-import { h, replace } from "./dom.js";
+import { onMode, get } from "./api.js";
+import { h, replace, throttle } from "./dom.js";
 import { Live } from "./live.js";
 import { FleetStore } from "./store.js";
 import { Router, setTitle } from "./router.js";
@@ -12,6 +13,8 @@ import { NavTree } from "./components/tree.js";
 import { startAgeTicker, pageHeader, alert } from "./components/common.js";
 import { toast } from "./components/toast.js";
 import { setupTheme } from "./theme.js";
+import { JobFeed } from "./jobs.js";
+import { NotificationCenter } from "./components/notifications.js";
 import * as format from "./format.js";
 import * as overview from "./views/overview.js";
 import * as vms from "./views/vms.js";
@@ -19,15 +22,21 @@ import * as vm from "./views/vm.js";
 import * as host from "./views/host.js";
 import * as cluster from "./views/cluster.js";
 import * as system from "./views/system.js";
+import * as provision from "./views/provision.js";
+import * as jobsView from "./views/jobs.js";
+import * as job from "./views/job.js";
 import * as notFound from "./views/notfound.js";
 
 const ROUTES = [
   { name: "overview", pattern: /^\/$/, view: overview },
   { name: "vms", pattern: /^\/vms\/?$/, view: vms },
+  { name: "provision", pattern: /^\/vms\/new\/?$/, view: provision },
   { name: "vm", pattern: /^\/vms\/([^/]+)\/?$/, view: vm },
   { name: "host", pattern: /^\/hosts\/([^/]+)\/?$/, view: host },
   { name: "cluster", pattern: /^\/clusters\/([^/]+)\/?$/, view: cluster },
   { name: "system", pattern: /^\/system\/?$/, view: system },
+  { name: "jobs", pattern: /^\/jobs\/?$/, view: jobsView },
+  { name: "job", pattern: /^\/jobs\/([^/]+)\/?$/, view: job },
   { name: "not-found", pattern: /^(.*)$/, view: notFound },
 ];
 
@@ -122,11 +131,14 @@ function drawer(router) {
   router.addEventListener("route", () => set(false));
 }
 
-function primaryNav(router, store) {
+const NAV_SECTIONS = { job: "jobs", provision: "vms" };
+
+function primaryNav(router, store, feed) {
   const links = document.querySelectorAll("[data-nav]");
   router.addEventListener("route", (event) => {
+    const section = NAV_SECTIONS[event.detail.name] || event.detail.name;
     for (const link of links) {
-      if (link.dataset.nav === event.detail.name) link.setAttribute("aria-current", "page");
+      if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
   });
@@ -134,6 +146,22 @@ function primaryNav(router, store) {
   store.addEventListener("change", () => {
     count.textContent = store.counts ? format.count(store.counts.vms) : "";
   });
+  // Jobs still to finish, next to "Jobs": re-counted (one small request) as jobs change.
+  const active = document.getElementById("nav-job-count");
+  const recount = throttle(async () => {
+    try {
+      const page = await get("/jobs", { params: { state: "pending,waiting,running", page_size: 1 } });
+      active.textContent = page.total_size ? format.count(page.total_size) : "";
+      active.title = page.total_size ? `${format.plural(page.total_size, "job")} queued or running` : "";
+    } catch {
+      active.textContent = "";
+    }
+  }, 2000);
+  feed.addEventListener("event", (event) => {
+    if (event.detail.kind === "job_created" || event.detail.kind === "job_state_changed") recount();
+  });
+  feed.addEventListener("resync", recount);
+  recount();
 }
 
 function shortcuts(searchInput) {
@@ -175,7 +203,8 @@ function boot() {
   const searchInput = document.getElementById("tree-filter");
   const store = new FleetStore();
   const live = new Live();
-  const ctx = { store, live, searchInput, reloadStore: () => loadStore(store, live) };
+  const feed = new JobFeed(live);
+  const ctx = { store, live, jobs: feed, searchInput, reloadStore: () => loadStore(store, live) };
   const router = new Router(main, ROUTES, ctx);
   ctx.router = router;
   setupTheme(document.getElementById("theme-toggle"));
@@ -183,13 +212,16 @@ function boot() {
   connectionIndicator(live);
   headerHeight();
   drawer(router);
-  primaryNav(router, store);
+  primaryNav(router, store, feed);
   shortcuts(searchInput);
   new NavTree({ container: document.getElementById("tree"), input: searchInput, store, router });
   startAgeTicker();
+  const bell = new NotificationCenter({ live, slot: document.getElementById("topbar-slots") });
   live.connect();
+  feed.start();
   router.resolve({ focus: false });
   loadStore(store, live);
+  bell.load();
 }
 
 boot();

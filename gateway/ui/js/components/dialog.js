@@ -1,8 +1,10 @@
 // Modal dialogs on the native <dialog> element (focus trapped by the browser, Escape
 // cancels, focus returns to the opener). `confirm` asks before a destructive action;
-// `open` shows any content (issue 4's forms mount into it).
+// `open` shows any content; `formDialog` holds a form that stays open until its submit
+// handler succeeds (errors are shown in it), for the VM page's changes.
 
 import { h } from "../dom.js";
+import { describeError } from "../api.js";
 
 /**
  * Opens a modal with `title`, `body` nodes and `buttons` ([{label, value, tone, autofocus}]).
@@ -41,6 +43,10 @@ export function open({ title, body = [], buttons = [], describedBy = true }) {
         ),
       ),
     );
+    // A link in the dialog leads to another page: the dialog goes with the page it was on.
+    dialog.addEventListener("click", (event) => {
+      if (event.target.closest && event.target.closest("a[href]")) dialog.close();
+    });
     dialog.addEventListener("close", () => {
       dialog.remove();
       if (opener && typeof opener.focus === "function" && document.contains(opener)) opener.focus();
@@ -62,4 +68,65 @@ export async function confirm({ title, message, detail = null, confirmLabel, ton
     ],
   });
   return value === "confirm";
+}
+
+/**
+ * A modal form. `body`: nodes (fields); `onSubmit()` runs on submit and resolves true to
+ * close, false to stay open (it shows its own errors); a throw is shown in the dialog.
+ * `wide` for forms with two columns. Resolves true when submitted, false when dismissed.
+ */
+export function formDialog({ title, intro = null, body = [], submitLabel, tone = "primary", onSubmit, wide = false }) {
+  return new Promise((resolve) => {
+    const titleId = `dialog-title-${Math.random().toString(36).slice(2, 8)}`;
+    const opener = document.activeElement;
+    let done = false;
+    let busy = false;
+    const failure = h("div", { class: "dialog-failure" });
+    const submit = h("button", { type: "submit", class: ["button", `button-${tone}`] }, submitLabel);
+    const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+    const form = h(
+      "form",
+      { class: "dialog-form", novalidate: true },
+      h("h2", { id: titleId, class: "dialog-title" }, title),
+      intro ? h("div", { class: "dialog-intro" }, intro) : null,
+      h("div", { class: "dialog-body" }, body),
+      failure,
+      h("div", { class: "dialog-buttons" }, cancel, submit),
+    );
+    const dialog = h("dialog", { class: ["dialog", wide && "dialog-wide"], "aria-labelledby": titleId }, form);
+    const close = () => {
+      if (dialog.open) dialog.close();
+    };
+    cancel.addEventListener("click", close);
+    dialog.addEventListener("cancel", (event) => {
+      if (busy) event.preventDefault();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      submit.disabled = true;
+      failure.replaceChildren();
+      try {
+        if (await onSubmit()) {
+          done = true;
+          close();
+        }
+      } catch (error) {
+        failure.replaceChildren(
+          h("div", { class: "alert tone-bad", role: "alert" }, h("div", { class: "alert-body" }, h("p", { class: "alert-title" }, "Not done"), h("p", {}, describeError(error)))),
+        );
+      } finally {
+        busy = false;
+        submit.disabled = false;
+      }
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && typeof opener.focus === "function" && document.contains(opener)) opener.focus();
+      resolve(done);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }

@@ -1,28 +1,21 @@
-// The VM's power buttons: enabled from the VM's `power_actions` (the gateway's state
-// rules), destructive ones confirmed first, the result shown next to them: "accepted" when
-// the gateway took it, then the new state once the host reports it over /ws (or the error,
-// e.g. 409 with the state that forbids it). Issue 4 adds save/pause/resume and jobs here.
+// The VM's power buttons: start, shut down, turn off, reset, save, pause, resume, enabled
+// from the VM's `power_actions` (the gateway's state rules). Destructive ones are confirmed
+// first (shut down asks how long to wait for the guest, from the shutdown_vm schema). Each
+// action is a job: the result line links it and follows it on the tab's `jobs` feed until
+// it succeeds or fails (the new state arrives from inventory over /ws on its own).
 
-import { post, segment, describeError } from "../api.js";
-import { h, icon } from "../dom.js";
+import { post, segment, describeError, violations } from "../api.js";
+import { h, icon, replace } from "../dom.js";
 import * as fmt from "../format.js";
-import { confirm } from "./dialog.js";
+import * as jobs from "../jobs.js";
+import { jobSchema } from "../schema.js";
+import { confirm, formDialog } from "./dialog.js";
 import { toast } from "./toast.js";
+import { SpecForm } from "./specform.js";
 
-const ACTIONS = [
+export const ACTIONS = [
   { action: "start", label: "Start", icon: "play", tone: "primary" },
-  {
-    action: "shutdown",
-    label: "Shut down",
-    icon: "power",
-    confirm: {
-      title: "Shut down {name}?",
-      message: "The guest operating system is asked to shut down cleanly.",
-      detail: "A guest that ignores the request keeps running; use Turn off to stop it at once.",
-      confirmLabel: "Shut down",
-      tone: "warning",
-    },
-  },
+  { action: "shutdown", label: "Shut down", icon: "power", options: true },
   {
     action: "stop",
     label: "Turn off",
@@ -45,17 +38,47 @@ const ACTIONS = [
       tone: "danger",
     },
   },
+  { action: "save", label: "Save", icon: "save" },
+  { action: "pause", label: "Pause", icon: "pause" },
+  { action: "resume", label: "Resume", icon: "play" },
 ];
 
-const WAIT_MS = 90000;
+const WAIT_MS = 180000;
+
+/** Asks how to shut down (the wait and whether to turn off after it); null when dismissed. */
+async function shutdownOptions(vm) {
+  const schema = await jobSchema("shutdown_vm");
+  const form = new SpecForm({ schema, fixed: { "/host": vm.host, "/vm_id": vm.id } });
+  const wait = form.field("/timeout_seconds", { label: "Wait for the guest (seconds)" });
+  const turnOff = form.field("/turn_off_after_timeout");
+  form.refresh();
+  let body = null;
+  const done = await formDialog({
+    title: `Shut down ${vm.name}?`,
+    intro: h("p", {}, "The guest operating system is asked to shut down cleanly. A guest that ignores the request keeps running unless you turn it off after the wait."),
+    body: [wait.node, turnOff.node, form.summary],
+    submitLabel: "Shut down",
+    tone: "warning",
+    onSubmit: async () => {
+      if (!form.validateAll()) {
+        form.focusFirstError();
+        return false;
+      }
+      const { host, vm_id: id, ...options } = form.spec();
+      body = options;
+      return true;
+    },
+  });
+  return done ? body : null;
+}
 
 /**
- * Creates the power bar for `vm`. Returns {node, update(vm)}: call update with each new
- * record of the VM (live events) to refresh the buttons and settle a pending action.
+ * Creates the power bar for `vm`; `feed` is the tab's JobFeed. Returns {node, update(vm),
+ * destroy()}: call update with each new record of the VM (live events).
  */
-export function powerBar(initial) {
+export function powerBar(initial, { feed }) {
   let vm = initial;
-  let pending = null; // {action, from, timer}
+  let pending = null; // {action, label, jobId, timer}
   const result = h("p", { class: "power-result", role: "status", "aria-live": "polite" });
   const buttons = new Map();
   for (const spec of ACTIONS) {
@@ -77,15 +100,27 @@ export function powerBar(initial) {
       const enabled = allowed.has(action) && !pending && !vm.stale;
       button.disabled = !enabled;
       button.title = enabled ? "" : vm.stale ? "The host is unreachable" : pending ? "An action is in progress" : `Not possible while the VM is ${fmt.stateLabel(vm.state).toLowerCase()}`;
+      // Actions the state does not allow step back, so the possible ones stand out.
+      button.classList.toggle("not-now", !allowed.has(action));
     }
   }
 
-  function say(tone, text) {
+  function say(tone, ...parts) {
     result.className = `power-result tone-text-${tone}`;
-    result.textContent = text;
+    replace(result, ...parts);
+  }
+
+  const jobLink = (id) => h("a", { href: `/jobs/${segment(id)}` }, "the job");
+
+  function settle(tone, ...parts) {
+    if (pending) clearTimeout(pending.timer);
+    pending = null;
+    say(tone, ...parts);
+    refresh();
   }
 
   async function run(spec) {
+    let body = {};
     if (spec.confirm) {
       const ok = await confirm({
         title: spec.confirm.title.replace("{name}", vm.name),
@@ -95,42 +130,62 @@ export function powerBar(initial) {
         tone: spec.confirm.tone,
       });
       if (!ok) return;
+    } else if (spec.options) {
+      try {
+        body = await shutdownOptions(vm);
+      } catch (error) {
+        toast({ tone: "bad", title: "Could not load the shutdown options", body: describeError(error) });
+        return;
+      }
+      if (!body) return;
     }
-    pending = { action: spec.action, from: vm.state, revision: vm.revision, timer: null };
+    pending = { action: spec.action, label: spec.label, jobId: null, timer: null };
     refresh();
     say("info", `${spec.label}: sending…`);
     try {
-      const accepted = await post(`/vms/${segment(vm.id)}/${spec.action}`);
-      say("info", `${spec.label} accepted; waiting for ${fmt.shortHost(accepted.vm?.host || vm.host)} to report the new state…`);
+      const accepted = await post(`/vms/${segment(vm.id)}/${spec.action}`, body);
+      if (!pending) return;
+      pending.jobId = accepted.job_id;
+      jobs.remember(accepted.job || { id: accepted.job_id, type: `${spec.action}_vm`, vm_name: vm.name, host: vm.host });
+      say("info", `${spec.label} accepted: `, jobLink(accepted.job_id), ` is queued on ${fmt.shortHost(accepted.vm?.host || vm.host)}…`);
       pending.timer = setTimeout(() => {
-        if (!pending) return;
-        say("warn", `${spec.label} was accepted, but no new state has been reported yet. It may still be running on the host.`);
-        pending = null;
-        refresh();
+        if (pending?.jobId === accepted.job_id) settle("warn", `${spec.label} was accepted but has not finished yet; see `, jobLink(accepted.job_id), ".");
       }, WAIT_MS);
     } catch (error) {
-      pending = null;
-      say("bad", `${spec.label} failed: ${describeError(error)}`);
-      toast({ tone: "bad", title: `${spec.label} failed for ${vm.name}`, body: describeError(error) });
-      refresh();
+      const found = violations(error);
+      const why = found.length ? found.map((v) => v.message).join("; ") : describeError(error);
+      settle("bad", `${spec.label} failed: ${why}`);
+      toast({ tone: "bad", title: `${spec.label} refused for ${vm.name}`, body: why });
     }
   }
 
+  const onEvent = (event) => {
+    const frame = event.detail;
+    if (!pending?.jobId || frame.data?.job_id !== pending.jobId) return;
+    const { label, jobId } = pending;
+    if (frame.kind === "job_state_changed") {
+      const state = frame.data.state;
+      if (state === "running") say("info", `${label}: `, jobLink(jobId), " is running…");
+      else if (state === "waiting") say("info", `${label}: `, jobLink(jobId), ` is waiting (${frame.data.waiting?.text || "its turn"})…`);
+      else if (state === "succeeded") settle("ok", `${label} done: `, jobLink(jobId), " succeeded.");
+      else if (state === "failed") settle("bad", `${label} failed: ${frame.data.error?.message || "the job failed"} (`, jobLink(jobId), ").");
+      else if (state === "cancelled") settle("warn", `${label} was cancelled (`, jobLink(jobId), ").");
+    }
+  };
+  feed.addEventListener("event", onEvent);
+
   function update(next) {
     vm = next;
-    const settled = pending && pending.timer && vm.revision > pending.revision && !fmt.transitional(vm.state);
-    if (settled && (vm.state !== pending.from || pending.action === "reset")) {
-      clearTimeout(pending.timer);
-      const label = ACTIONS.find((a) => a.action === pending.action)?.label || pending.action;
-      say("ok", `${label} done: ${vm.name} is ${fmt.stateLabel(vm.state).toLowerCase()}.`);
-      toast({ tone: "ok", title: `${vm.name} is ${fmt.stateLabel(vm.state).toLowerCase()}`, body: `${label} finished on ${fmt.shortHost(vm.host)}.` });
-      pending = null;
-    } else if (pending && pending.timer && fmt.transitional(vm.state)) {
-      say("info", `${vm.name} is ${fmt.stateLabel(vm.state).toLowerCase()}…`);
-    }
     refresh();
   }
 
   refresh();
-  return { node, update };
+  return {
+    node,
+    update,
+    destroy() {
+      if (pending) clearTimeout(pending.timer);
+      feed.removeEventListener("event", onEvent);
+    },
+  };
 }

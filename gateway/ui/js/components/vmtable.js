@@ -3,7 +3,8 @@
 // the fleet. Its whole state lives in the page's URL (see vmquery.js), so a view can be
 // shared and the Back button pages back. Typing is debounced; a newer query aborts an older
 // request. Live `vm` events patch rows in place, and a throttled reload picks up VMs that
-// enter or leave the page.
+// enter or leave the page. Rows can be selected (a page at a time, kept across pages) for
+// bulk power actions (bulk.js).
 
 import { get, segment, ApiError } from "../api.js";
 import { h, replace, icon, debounce, throttle, keyedRows } from "../dom.js";
@@ -11,6 +12,7 @@ import * as fmt from "../format.js";
 import { errorBox, empty, scrollBox } from "./common.js";
 import { columns } from "./vmcolumns.js";
 import { PAGE_SIZES, readState, writeState, listKey, sortValue, matches } from "./vmquery.js";
+import { bulkBar } from "./bulk.js";
 
 const DESC_FIRST = new Set(["cpu_count", "memory_assigned", "uptime", "creation_time"]);
 const MAIN_STATES = ["running", "off", "saved", "paused"];
@@ -32,6 +34,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
   let controller = null;
   let sequence = 0;
   let error = null;
+  const selected = new Map();
 
   const summary = h("p", { class: "table-summary", role: "status", "aria-live": "polite" });
   const searchInput = h("input", {
@@ -100,8 +103,44 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
     if (nextToken) navigate({ ...state, token: nextToken, page: state.page + 1 });
   });
 
+  const selectAll = h("input", { type: "checkbox", class: "row-select", "aria-label": "Select every VM on this page" });
+  selectAll.addEventListener("change", () => {
+    for (const vm of rows) {
+      if (selectAll.checked) selected.set(vm.id, vm);
+      else selected.delete(vm.id);
+    }
+    syncSelection();
+  });
+  tbody.addEventListener("change", (event) => {
+    const box = event.target.closest("input.row-select");
+    if (!box) return;
+    const vm = rows.find((row) => row.id === box.dataset.vmId);
+    if (!vm) return;
+    if (box.checked) selected.set(vm.id, vm);
+    else selected.delete(vm.id);
+    syncSelection();
+  });
+  const bulk = bulkBar({
+    feed: ctx.jobs,
+    selection: () => [...selected.values()],
+    clear: () => {
+      selected.clear();
+      syncSelection();
+    },
+  });
+
+  function syncSelection() {
+    for (const box of tbody.querySelectorAll("input.row-select")) box.checked = selected.has(box.dataset.vmId);
+    const onPage = rows.filter((vm) => selected.has(vm.id)).length;
+    selectAll.checked = rows.length > 0 && onPage === rows.length;
+    selectAll.indeterminate = onPage > 0 && onPage < rows.length;
+    for (const tr of tbody.children) tr.classList.toggle("selected", selected.has(tr.dataset.key));
+    bulk.update();
+  }
+
   function renderHead() {
-    replace(headRow, 
+    replace(headRow,
+      h("th", { scope: "col", class: "col-select" }, selectAll),
       ...cols.map((col) => {
         const active = col.sort && state.sort === col.sort;
         const th = h("th", {
@@ -204,8 +243,15 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
       rows,
       (vm) => vm.id,
       (vm) => vm.revision,
-      (vm) => h("tr", { class: vm.stale ? "stale" : null }, cols.map((col) => h("td", { class: col.className }, col.render(vm)))),
+      (vm) =>
+        h(
+          "tr",
+          { class: vm.stale ? "stale" : null },
+          h("td", { class: "col-select" }, h("input", { type: "checkbox", class: "row-select", dataset: { vmId: vm.id }, "aria-label": `Select ${vm.name}` })),
+          cols.map((col) => h("td", { class: col.className }, col.render(vm))),
+        ),
     );
+    syncSelection();
   }
 
   function renderStatus() {
@@ -279,11 +325,16 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
 
   const onVm = (event) => {
     const vm = event.detail;
+    if (selected.has(vm.id) && selected.get(vm.id).revision <= vm.revision) {
+      selected.set(vm.id, vm);
+      bulk.update();
+    }
     const index = rows.findIndex((row) => row.id === vm.id);
     if (index >= 0) {
       const held = rows[index];
       if (held.revision > vm.revision) return;
       rows[index] = vm;
+      if (selected.has(vm.id)) selected.set(vm.id, vm);
       renderRows();
       // The row may now belong elsewhere (its sort value moved) or nowhere (a filter no
       // longer matches): reload the page, the patched row shows meanwhile.
@@ -293,6 +344,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
     }
   };
   const onDeleted = (event) => {
+    if (selected.delete(event.detail.id)) bulk.update();
     if (rows.some((row) => row.id === event.detail.id)) reload();
     else if (!fixed.host || event.detail.host === fixed.host) reload();
   };
@@ -321,7 +373,7 @@ export function vmTable({ ctx, router, search, fixed = {}, label = "Virtual mach
     h("span", { class: "toolbar-spacer" }),
     pageSizeSelect,
   );
-  const node = h("div", { class: "vm-table-block" }, toolbar, summary, scrollBox(label, table), status, pager);
+  const node = h("div", { class: "vm-table-block" }, toolbar, summary, bulk.node, scrollBox(label, table), status, pager);
 
   renderHead();
   onStore();

@@ -131,6 +131,7 @@ export function mount(container, { params, query, ctx, router }) {
         kicker: "Host",
         badges,
         sub: h("p", { class: "muted" }, host.cluster ? ["Member of cluster ", h("a", { href: `/clusters/${segment(host.cluster)}` }, host.cluster)] : "Standalone host"),
+        actions: host.status === "reachable" ? h("a", { class: "button button-primary", href: `/vms/new?host=${encodeURIComponent(host.name)}` }, "New VM here") : null,
       }),
       ...notices,
       h(

@@ -1,10 +1,12 @@
 // The VM page (`/vms/{id}`): state, power actions, settings (CPU, memory, generation,
 // version, notes, OS, creation time, uptime), disks, network adapters and IPs, links to
-// its host and cluster. Follows the VM's live events; says so when the data is stale
-// (its host is unreachable) or the VM has gone.
+// its host and cluster, and the VM's recent jobs. Every change is a job started from here:
+// power actions, Settings and Delete (vmedit.js), adding, growing and removing disks and
+// adding, changing and removing network adapters (devices.js). Follows the VM's live
+// events; says so when the data is stale (its host is unreachable) or the VM has gone.
 
 import { get, segment, ApiError } from "../api.js";
-import { h, replace } from "../dom.js";
+import { h, replace, icon, throttle } from "../dom.js";
 import * as fmt from "../format.js";
 import { setTitle } from "../router.js";
 import {
@@ -23,13 +25,24 @@ import {
   scrollBox,
 } from "../components/common.js";
 import { powerBar } from "../components/power.js";
+import { editVm, deleteVm, guarded } from "../components/vmedit.js";
+import { addDisk, growDisk, removeDisk, addNic, changeNic, removeNic } from "../components/devices.js";
+import { jobsTable, startDurationTicker } from "../components/jobui.js";
+import * as jobs from "../jobs.js";
+
+const RECENT_JOBS = 5;
+
+/** A small button of a table row ("Grow", "Remove"). */
+function rowButton(label, action, { danger = false, name } = {}) {
+  return h("button", { type: "button", class: ["button", "button-small", danger && "button-quiet-danger"], "aria-label": `${label} ${name}`, on: { click: action } }, label);
+}
 
 function ipList(ips) {
   if (!ips || !ips.length) return null;
   return h("ul", { class: "plain-list mono" }, ips.map((ip) => h("li", {}, ip)));
 }
 
-function disksTable(disks) {
+function disksTable(disks, actions) {
   if (!disks.length) return empty("No virtual disks attached.");
   return scrollBox("Virtual disks",
     h(
@@ -48,6 +61,7 @@ function disksTable(disks) {
           h("th", { scope: "col", class: "num" }, "File size"),
           h("th", { scope: "col" }, "Controller"),
           h("th", { scope: "col", class: "col-path" }, "Path"),
+          actions ? h("th", { scope: "col", class: "col-actions" }, h("span", { class: "visually-hidden" }, "Actions")) : null,
         ),
       ),
       h(
@@ -63,6 +77,13 @@ function disksTable(disks) {
             h("td", { class: "num" }, fmt.bytes(disk.file_size_bytes), h("span", { class: "muted" }, ` (${fmt.percent(disk.file_size_bytes, disk.capacity_bytes)})`)),
             h("td", { class: "nowrap" }, `${disk.controller_type === "unknown" ? "?" : disk.controller_type.toUpperCase()} ${disk.controller_number}:${disk.controller_location}`),
             h("td", { class: "col-path mono", title: disk.path }, h("span", { class: "path" }, disk.path)),
+            actions
+              ? h(
+                  "td",
+                  { class: "col-actions" },
+                  h("div", { class: "row-actions" }, rowButton("Grow", () => actions.grow(disk), { name: disk.name }), rowButton("Remove", () => actions.remove(disk), { danger: true, name: disk.name })),
+                )
+              : null,
           ),
         ),
       ),
@@ -70,7 +91,7 @@ function disksTable(disks) {
   );
 }
 
-function nicsTable(nics) {
+function nicsTable(nics, actions) {
   if (!nics.length) return empty("No network adapters.");
   return scrollBox("Network adapters",
     h(
@@ -89,6 +110,7 @@ function nicsTable(nics) {
           h("th", { scope: "col", class: "num" }, "VLAN"),
           h("th", { scope: "col" }, "MAC address"),
           h("th", { scope: "col" }, "IP addresses"),
+          actions ? h("th", { scope: "col", class: "col-actions" }, h("span", { class: "visually-hidden" }, "Actions")) : null,
         ),
       ),
       h(
@@ -104,6 +126,13 @@ function nicsTable(nics) {
             h("td", { class: "num" }, nic.vlan_id === null || nic.vlan_id === undefined ? h("span", { class: "muted" }, "untagged") : String(nic.vlan_id)),
             h("td", { class: "mono nowrap" }, fmt.mac(nic.mac_address)),
             h("td", {}, ipList(nic.ip_addresses) || h("span", { class: "muted" }, "—")),
+            actions
+              ? h(
+                  "td",
+                  { class: "col-actions" },
+                  h("div", { class: "row-actions" }, rowButton("Change", () => actions.change(nic), { name: nic.name }), rowButton("Remove", () => actions.remove(nic), { danger: true, name: nic.name })),
+                )
+              : null,
           ),
         ),
       ),
@@ -112,16 +141,21 @@ function nicsTable(nics) {
 }
 
 export function mount(container, { params, ctx }) {
-  const { store } = ctx;
+  const { store, jobs: feed } = ctx;
   const id = (params[0] || "").toLowerCase();
   let vm = null;
   let power = null;
   let gone = false;
   let controller = null;
+  let recent = [];
+  let jobsController = null;
   const root = h("div", { class: "vm-page" });
+  const recentTable = jobsTable({ caption: "Recent jobs of this VM", fixed: { host: true } });
+  const recentStatus = h("div");
   replace(container, root);
   setTitle("Virtual machine");
   replace(root, loading("Loading the VM…"));
+  startDurationTicker();
 
   async function load() {
     controller?.abort();
@@ -129,8 +163,10 @@ export function mount(container, { params, ctx }) {
     try {
       vm = await get(`/vms/${segment(id)}`, { signal: controller.signal });
       gone = false;
+      power?.destroy();
       power = null;
       render();
+      loadJobs();
     } catch (error) {
       if (error && error.name === "AbortError") return;
       if (error instanceof ApiError && error.status === 404) {
@@ -145,14 +181,46 @@ export function mount(container, { params, ctx }) {
     }
   }
 
+  async function loadJobs() {
+    jobsController?.abort();
+    jobsController = new AbortController();
+    try {
+      const page = await get("/jobs", { params: { vm_id: id, page_size: RECENT_JOBS }, signal: jobsController.signal });
+      recent = page.jobs || [];
+      recentTable.render(recent);
+      replace(recentStatus, recent.length ? null : empty("No jobs for this VM yet.", "Power actions and changes made here appear with their progress."));
+      recentTable.node.hidden = !recent.length;
+    } catch (error) {
+      if (error && error.name === "AbortError") return;
+      replace(recentStatus, errorBox(error, loadJobs, "Could not load this VM's jobs"));
+      recentTable.node.hidden = true;
+    }
+  }
+  const reloadJobs = throttle(() => loadJobs(), 1000);
+  const patchJobs = throttle(() => recentTable.render(recent), 250);
+
+  /** Runs a change dialog; the job it queues shows in Recent jobs and in a toast. */
+  const change = (what, open) => async () => {
+    if (!vm || gone) return;
+    await guarded(what, open);
+  };
+
   function render() {
     setTitle(vm.name);
     const host = store.hosts.get(vm.host);
     const crumbs = [["Overview", "/"]];
     if (vm.cluster) crumbs.push([vm.cluster, `/clusters/${segment(vm.cluster)}`]);
     crumbs.push([fmt.shortHost(vm.host), `/hosts/${segment(vm.host)}`], [vm.name, null]);
-    if (!power) power = powerBar(vm);
+    if (!power) power = powerBar(vm, { feed });
     else power.update(vm);
+    const locked = vm.stale || gone || vm.state === "deleting" || vm.state === "creating";
+    const lockedWhy = gone ? "The VM no longer exists" : vm.stale ? "The host is unreachable" : `Not while the VM is ${fmt.stateLabel(vm.state).toLowerCase()}`;
+    const manage = h(
+      "div",
+      { class: "button-group", role: "group", "aria-label": "Manage" },
+      h("button", { type: "button", class: "button", id: "vm-edit", disabled: locked, title: locked ? lockedWhy : "", on: { click: change("the settings", () => editVm(vm)) } }, icon("edit", 14), "Settings"),
+      h("button", { type: "button", class: "button button-quiet-danger", id: "vm-delete", disabled: locked, title: locked ? lockedWhy : "", on: { click: change("the delete dialog", () => deleteVm(vm)) } }, icon("trash", 14), "Delete"),
+    );
     const badges = [stateBadge(vm.state)];
     if (vm.stale) badges.push(staleTag());
     const header = pageHeader({
@@ -160,7 +228,7 @@ export function mount(container, { params, ctx }) {
       title: vm.name,
       kicker: "Virtual machine",
       badges,
-      actions: power.node,
+      actions: h("div", { class: "vm-actions" }, power.node, manage),
       sub: h(
         "p",
         { class: "muted" },
@@ -216,13 +284,31 @@ export function mount(container, { params, ctx }) {
       ]),
     );
     const notes = panel("Notes", { id: "vm-notes" }, vm.notes ? h("p", { class: "notes" }, vm.notes) : h("p", { class: "muted" }, "No notes."));
-    const disks = panel(`Virtual disks (${vm.disks.length})`, { id: "vm-disks" }, disksTable(vm.disks));
-    const nics = panel(`Network adapters (${vm.nics.length})`, { id: "vm-nics" }, nicsTable(vm.nics));
+    const addButton = (label, elementId, open) =>
+      h("button", { type: "button", class: "button button-small", id: elementId, disabled: locked, title: locked ? lockedWhy : "", on: { click: change(label, open) } }, icon("plus", 12), label);
+    const diskActions = locked ? null : { grow: (disk) => change("the grow dialog", () => growDisk(vm, disk))(), remove: (disk) => change("the remove dialog", () => removeDisk(vm, disk))() };
+    const nicActions = locked ? null : { change: (nic) => change("the adapter dialog", () => changeNic(vm, nic))(), remove: (nic) => change("the remove dialog", () => removeNic(vm, nic))() };
+    const disks = panel(`Virtual disks (${vm.disks.length})`, { id: "vm-disks", actions: addButton("Add disk", "vm-add-disk", () => addDisk(vm)) }, disksTable(vm.disks, diskActions));
+    const nics = panel(`Network adapters (${vm.nics.length})`, { id: "vm-nics", actions: addButton("Add adapter", "vm-add-nic", () => addNic(vm)) }, nicsTable(vm.nics, nicActions));
+    const jobsPanel = panel(
+      "Recent jobs",
+      { id: "vm-jobs", actions: h("a", { href: `/jobs?vm_id=${segment(vm.id)}`, class: "panel-link" }, "All jobs of this VM") },
+      recentStatus,
+      scrollBox("Recent jobs", recentTable.node),
+    );
 
-    const hadFocus = root.contains(document.activeElement) ? document.activeElement : null;
-    replace(root, header, ...notices, h("div", { class: "grid-2" }, summary, h("div", { class: "stack-col" }, settings, notes)), disks, nics);
-    if (hadFocus && !root.contains(hadFocus) && hadFocus.dataset.action) {
-      root.querySelector(`[data-action="${hadFocus.dataset.action}"]`)?.focus();
+    const focused = root.contains(document.activeElement) ? document.activeElement : null;
+    replace(root, header, ...notices, h("div", { class: "grid-2" }, summary, h("div", { class: "stack-col" }, settings, notes)), disks, nics, jobsPanel);
+    // Live updates rebuild the page: keep the keyboard on the same control.
+    if (focused && !root.contains(focused)) {
+      const same = focused.dataset.action
+        ? root.querySelector(`[data-action="${focused.dataset.action}"]`)
+        : focused.id
+          ? root.querySelector(`#${CSS.escape(focused.id)}`)
+          : focused.getAttribute("aria-label")
+            ? root.querySelector(`[aria-label="${CSS.escape(focused.getAttribute("aria-label"))}"]`)
+            : null;
+      same?.focus();
     }
   }
 
@@ -245,19 +331,38 @@ export function mount(container, { params, ctx }) {
   const onStore = (event) => {
     if (vm && event.detail.reason === "host" && event.detail.name === vm.host && vm.stale) render();
   };
+  const onJob = (event) => {
+    const frame = event.detail;
+    if (frame.kind === "job_created") {
+      if (frame.data?.vm_id === id) reloadJobs();
+      return;
+    }
+    const job = recent.find((held) => held.id === frame.data?.job_id);
+    if (!job) return;
+    jobs.applyEvent(job, frame);
+    patchJobs();
+  };
   store.addEventListener("vm", onVm);
   store.addEventListener("vm-deleted", onDeleted);
   store.addEventListener("resync", onResync);
   store.addEventListener("change", onStore);
+  feed.addEventListener("event", onJob);
+  feed.addEventListener("resync", reloadJobs);
   load();
 
   return {
     unmount() {
       controller?.abort();
+      jobsController?.abort();
+      reloadJobs.cancel();
+      patchJobs.cancel();
+      power?.destroy();
       store.removeEventListener("vm", onVm);
       store.removeEventListener("vm-deleted", onDeleted);
       store.removeEventListener("resync", onResync);
       store.removeEventListener("change", onStore);
+      feed.removeEventListener("event", onJob);
+      feed.removeEventListener("resync", reloadJobs);
     },
   };
 }
