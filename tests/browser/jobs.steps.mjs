@@ -5,10 +5,11 @@
 //      cluster, storage classes, images); invalid values show inline errors as you type,
 //      in the field's units; the server's refusal (a taken name) lands on the field;
 //   2. a deployment from the form: its job page follows it live (steps, output) to success
-//      without a reload; the VM it created is in the simulator with its disks and adapter;
-//      a toast says this browser's job finished;
-//   3. the notifications bell counts the finished job's notification, and marking it read
-//      lowers the count;
+//      without a reload, and after a dropped WebSocket resumes from its cursor: every output
+//      line once, in order; the VM it created is in the simulator with its disks and
+//      adapter; a toast says this browser's job finished;
+//   3. the notifications bell counts the finished job's notification; marking it read lowers
+//      the count, deleting removes it from the service, "Mark all read" clears the count;
 //   4. the new VM's page (from the job): Turn off (confirmed) changes the simulator and shows
 //      its job; Delete (force, delete disks) removes the VM from the simulator;
 //   5. bulk Start on two VMs that are off and one that runs: per-VM results, two jobs
@@ -100,6 +101,24 @@ export async function jobSteps(ctx) {
   });
   const page = await watcher.page("jobs");
   pages.push(page);
+  // The page's WebSocket goes through Playwright, so a step can cut it (a network outage
+  // between browser and gateway) and let it reconnect.
+  let refuse = false;
+  const sockets = [];
+  await page.routeWebSocket(/\/ws$/, (socket) => {
+    if (refuse) {
+      socket.close({ code: 1012, reason: "test: gateway unreachable" });
+      return;
+    }
+    sockets.push({ socket, server: socket.connectToServer() });
+  });
+  const cut = () => {
+    refuse = true;
+    for (const { socket, server } of sockets.splice(0)) {
+      server.close();
+      socket.close({ code: 1012, reason: "test: connection lost" });
+    }
+  };
   const catalogue = await api(base, `/hosts/${encodeURIComponent(host)}/resources`);
   assert.ok(catalogue.storage_classes.length > 0, "the simulated host has storage classes");
   const image = catalogue.images.find((i) => i.os_family === "linux") || catalogue.images[0];
@@ -160,8 +179,11 @@ export async function jobSteps(ctx) {
     assert.equal(await fieldOf(page, "Name").locator(".field-error").isHidden(), true, "the server's word goes once the name changes");
   });
 
-  await steps.run("a deployment from the form: its job page follows the steps and output live to success, and the VM is in the simulator", async () => {
+  await steps.run("a deployment from the form: its job page follows it live to success, resuming without gaps or repeats after a dropped WebSocket; the VM is in the simulator", async () => {
     unreadBefore = (await api(base, "/notifications?limit=1")).unread_count;
+    // Adding the adapter takes 3 s more on the host, so the job runs while the page is cut off.
+    const knobs = `/hosts/${encodeURIComponent(knownHost.name)}/knobs`;
+    await sim.call("PATCH", knobs, { operation_latency_ms: { "nic.create": 3000 } });
     await page.getByLabel(label("Image")).selectOption(image.name);
     await page.getByRole("button", { name: "Add a disk" }).click();
     const disk = page.locator("#provision-disks .list-row").first();
@@ -180,7 +202,21 @@ export async function jobSteps(ctx) {
     });
     await page.waitForSelector("#job-steps .step");
     await shoot(page, "18-job-page-running");
+    try {
+      cut();
+      await page.waitForSelector("#connection[data-state=offline]", { timeout: 10000 });
+      await until("the job to finish while the page is offline", async () => (await api(base, `/jobs/${jobId}?output=false`)).state === "succeeded", LIVE_MS);
+      assert.notEqual(await page.locator(".page-title .badge").getAttribute("data-job-state"), "succeeded", "the page missed the end while offline");
+    } finally {
+      refuse = false;
+      await sim.call("POST", `${knobs}/reset`);
+    }
+    await page.waitForSelector("#connection[data-state=live]", { timeout: 30000 });
     await waitJob(page, "succeeded", LIVE_MS);
+    const told = (await api(base, `/jobs/${jobId}`)).output.map((line) => line.text);
+    await page.waitForFunction((n) => document.querySelectorAll("#job-output .log-line").length >= n, told.length, { timeout: 10000 });
+    const shown = await page.locator("#job-output .log-text").allTextContents();
+    assert.deepEqual(shown, told, "every output line once, in order, after the reconnect");
     const states = await page.locator("#job-steps .step").evaluateAll((nodes) => nodes.map((n) => n.dataset.stepState));
     assert.equal(states.length, 5, "create VM, clone the boot disk, create the disk, add the adapter, start");
     assert.ok(states.every((s) => s === "succeeded"), `every step succeeded (${states.join(", ")})`);
@@ -198,7 +234,7 @@ export async function jobSteps(ctx) {
     await a11y(page, "job page");
   });
 
-  await steps.run("the notifications bell counts the finished job; marking it read lowers the count", async () => {
+  await steps.run("the notifications bell counts the finished job; mark read lowers the count, delete removes it, mark all read clears the count", async () => {
     const unread = await until("the bell to match the service's unread count", async () => {
       const count = (await api(base, "/notifications?limit=1")).unread_count;
       const shown = Number(await page.locator("#bell").getAttribute("data-unread"));
@@ -216,6 +252,14 @@ export async function jobSteps(ctx) {
     await page.waitForFunction((n) => Number(document.querySelector("#bell")?.dataset.unread) === n, unread - 1, { timeout: 10000 });
     assert.equal((await api(base, "/notifications?limit=1")).unread_count, unread - 1);
     assert.match(await item.getAttribute("class"), /is-read/);
+    const id = await item.getAttribute("data-id");
+    await item.locator("button[aria-label^='Delete']").click();
+    await item.waitFor({ state: "detached" });
+    assert.ok(!(await api(base, "/notifications?limit=1000")).notifications.some((n) => n.id === id), "deleted in the service");
+    await page.click("#notifications-read-all");
+    await page.waitForFunction(() => document.querySelector("#bell")?.dataset.unread === "0", null, { timeout: 10000 });
+    assert.equal(await page.locator("#bell .bell-count").isHidden(), true, "no count on the bell");
+    assert.equal((await api(base, "/notifications?limit=1")).unread_count, 0);
     await page.keyboard.press("Escape");
     assert.equal(await page.locator("#notifications-panel").isHidden(), true, "Escape closes the panel");
   });

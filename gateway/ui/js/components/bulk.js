@@ -27,7 +27,9 @@ function resultsDialog(action, answer, vms, feed) {
       cells.set(result.job_id, cell);
       outcome = [cell, " ", h("a", { href: `/jobs/${segment(result.job_id)}` }, "job")];
     } else {
-      const why = result.error?.message || `refused (${result.http_status})`;
+      // A pre-check's violations say it without the field's pointer.
+      const said = (result.error?.details?.violations || []).map((v) => v.message).filter(Boolean);
+      const why = said.length ? said.join("; ") : result.error?.message || `refused (${result.http_status})`;
       outcome = h("span", { class: "tone-text-bad" }, why[0].toUpperCase() + why.slice(1));
     }
     return h(

@@ -152,6 +152,7 @@ export function nicFields(form, make, catalogue, { initial = {}, update = false 
     // Clearing the MAC of an adapter returns it to one Hyper-V assigns (null).
     emptyValue: update ? null : undefined,
     placeholder: "00:15:5D:0A:0B:0C",
+    description: update ? "A static MAC address, only while the VM is off; empty: one Hyper-V assigns." : undefined,
     patternHint: "Enter 12 hex digits (00155D0A0B0C or 00:15:5D:0A:0B:0C) of a unicast address.",
   });
   return [h("div", { class: "field-grid" }, mode.node, network.node, switchName.node, vlan.node, name.node, mac.node)];

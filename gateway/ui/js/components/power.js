@@ -4,7 +4,7 @@
 // action is a job: the result line links it and follows it on the tab's `jobs` feed until
 // it succeeds or fails (the new state arrives from inventory over /ws on its own).
 
-import { post, segment, describeError, violations } from "../api.js";
+import { post, segment, describeError, violations, idempotent } from "../api.js";
 import { h, icon, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import * as jobs from "../jobs.js";
@@ -143,7 +143,7 @@ export function powerBar(initial, { feed }) {
     refresh();
     say("info", `${spec.label}: sending…`);
     try {
-      const accepted = await post(`/vms/${segment(vm.id)}/${spec.action}`, body);
+      const accepted = await post(`/vms/${segment(vm.id)}/${spec.action}`, body, { headers: idempotent() });
       if (!pending) return;
       pending.jobId = accepted.job_id;
       jobs.remember(accepted.job || { id: accepted.job_id, type: `${spec.action}_vm`, vm_name: vm.name, host: vm.host });

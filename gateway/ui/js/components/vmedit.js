@@ -51,6 +51,12 @@ export async function editVm(vm) {
       const found = [];
       const dynamicOn = spec.dynamic_memory_enabled ?? vm.dynamic_memory_enabled;
       if (!dynamicOn) return found;
+      if (spec.dynamic_memory_enabled && !vm.dynamic_memory_enabled) {
+        // Turning it on needs both limits (the VM has none yet).
+        for (const key of ["memory_minimum_bytes", "memory_maximum_bytes"]) {
+          if (spec[key] === undefined && !vm[key]) found.push({ pointer: `/${key}`, rule: "required", message: "is required to turn dynamic memory on" });
+        }
+      }
       const min = spec.memory_minimum_bytes ?? vm.memory_minimum_bytes;
       const startup = spec.memory_startup_bytes ?? vm.memory_startup_bytes;
       const max = spec.memory_maximum_bytes ?? vm.memory_maximum_bytes;
