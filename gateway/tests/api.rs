@@ -232,7 +232,15 @@ async fn every_read_route_answers_what_the_fleet_holds() {
         .flatten()
         .filter_map(|d| d["service"].as_str())
         .collect();
-    assert_eq!(services, ["aetherv-inventory", "aetherv-remote-tasks"]);
+    assert_eq!(
+        services,
+        [
+            "aetherv-inventory",
+            "aetherv-remote-tasks",
+            "aetherv-jobs",
+            "aetherv-notifications"
+        ]
+    );
     stack.stop().await;
 }
 
@@ -367,21 +375,23 @@ async fn filters_sort_paging_and_the_whole_list() {
         .json();
     assert_eq!(
         empty,
-        json!({"revision": empty["revision"], "total_size": 0, "next_page_token": null, "vms": []})
+        json!({"revision": empty["revision"], "total_size": 0, "offset": 0,
+               "next_page_token": null, "prev_page_token": null, "vms": []})
     );
     stack.stop().await;
 }
 
-/// Posts a power action with a known request id (the gateway passes it as the agent's
-/// correlation id), checks the 202, and waits until the host's operation log shows the
-/// operation finished successfully.
+/// Posts a power action, checks the 202, and waits until the host's operation log shows
+/// the job's operation finished successfully (the job id is the agent's correlation id).
 async fn power(stack: &Stack, host: &str, id: &str, action: &str) -> Value {
-    let request_id = format!("test-{action}-{}", uuid_like());
     let route = format!("/api/v1/vms/{{id}}/{action}");
     let reply = send(
         Method::POST,
         &stack.url(&format!("/api/v1/vms/{id}/{action}")),
-        &[("x-request-id", request_id.as_str())],
+        &[(
+            "x-request-id",
+            format!("test-{action}-{}", uuid_like()).as_str(),
+        )],
         b"",
     )
     .await;
@@ -393,6 +403,9 @@ async fn power(stack: &Stack, host: &str, id: &str, action: &str) -> Value {
     );
     let body = reply.json();
     check("POST", &route, 202, &body);
+    let Some(job_id) = body["job_id"].as_str().map(String::from) else {
+        panic!("{action}: no job id: {body}");
+    };
     let sim_host = match stack.fleet.host(host) {
         Ok(host) => host,
         Err(error) => panic!("sim host {host}: {error}"),
@@ -402,7 +415,7 @@ async fn power(stack: &Stack, host: &str, id: &str, action: &str) -> Value {
         Duration::from_secs(30),
         || {
             let done = sim_host.operations().iter().any(|record| {
-                record.correlation_id.as_deref() == Some(request_id.as_str())
+                record.correlation_id.as_deref() == Some(job_id.as_str())
                     && record.outcome == aetherv_hvsim::Outcome::Ok
             });
             async move { done.then_some(()) }
@@ -454,7 +467,8 @@ async fn wait_state(stack: &Stack, host: &str, id: &str, state: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_actions_change_the_vm_on_the_host_and_then_in_the_api() {
-    // A long refresh interval: the state reaches the API through the gateway's own refresh.
+    // A long refresh interval: the state reaches the API through the refresh each job
+    // step asks inventory for.
     let stack = Stack::builder()
         .refresh_interval(Duration::from_secs(600))
         .start()
@@ -470,16 +484,22 @@ async fn power_actions_change_the_vm_on_the_host_and_then_in_the_api() {
     assert_eq!(body["action"], "stop");
     assert_eq!(body["previous_state"], "running");
     assert_eq!(body["vm"]["id"], id.as_str());
-    assert_eq!(body["job_id"], Value::Null);
+    assert_eq!(body["task_id"], Value::Null);
     assert!(
-        body["task_id"]
+        body["job_id"]
             .as_str()
-            .is_some_and(|t| t.starts_with("task-")),
+            .is_some_and(|t| t.starts_with("job-")),
         "{body}"
     );
+    assert_eq!(body["job"]["type"], "stop_vm");
     wait_state(&stack, &host, &id, "off").await;
     let vm = get(&stack.url(&format!("/api/v1/vms/{id}"))).await.json();
     assert_eq!(vm["power_actions"], json!(["start"]));
+    let running = get(&stack.url("/api/v1/vms?state=running")).await.json();
+    assert_eq!(
+        running["vms"][0]["power_actions"],
+        json!(["shutdown", "stop", "reset", "save", "pause"])
+    );
 
     // Off: stopping again is refused with the current state and what would be allowed.
     let refused = post(&stack.url(&format!("/api/v1/vms/{id}/stop"))).await;
@@ -527,19 +547,40 @@ async fn a_service_that_goes_down_turns_readiness_and_its_routes_to_503() {
     };
 
     stack.stop_service("remote_tasks").await;
-    let ready = get(&stack.url("/readyz")).await;
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    let body = ready.json();
+    // Jobs needs remote-tasks too: it says it is not serving, and why.
+    let url = stack.url("/readyz");
+    let body = wait_for(
+        "jobs to notice remote-tasks is gone",
+        Duration::from_secs(20),
+        || {
+            let url = url.clone();
+            async move {
+                let reply = get(&url).await;
+                let body = reply.json();
+                (reply.status == StatusCode::SERVICE_UNAVAILABLE
+                    && body["not_ready"] == json!(["remote_tasks", "jobs"]))
+                .then_some(body)
+            }
+        },
+    )
+    .await;
     check("GET", "/readyz", 503, &body);
-    assert_eq!(body["not_ready"], json!(["remote_tasks"]));
+    let jobs = body["dependencies"]
+        .as_array()
+        .and_then(|list| list.iter().find(|d| d["name"] == "jobs").cloned())
+        .unwrap_or_default();
+    assert!(
+        jobs["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r.as_str().is_some_and(|r| r.contains("remote-tasks"))),
+        "{jobs}"
+    );
     // Reads still work: inventory is up.
     assert_eq!(get(&stack.url("/api/v1/vms")).await.status, StatusCode::OK);
+    stack.stop_service("jobs").await;
     let power = post(&stack.url(&format!("/api/v1/vms/{id}/stop"))).await;
-    let power = if power.status == StatusCode::CONFLICT {
-        post(&stack.url(&format!("/api/v1/vms/{id}/start"))).await
-    } else {
-        power
-    };
     assert_eq!(
         power.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -548,11 +589,16 @@ async fn a_service_that_goes_down_turns_readiness_and_its_routes_to_503() {
     );
     let body = power.json();
     check("POST", "/api/v1/vms/{id}/stop", 503, &body);
-    assert_eq!(body["error"]["details"]["dependency"], "remote_tasks");
+    assert_eq!(body["error"]["details"]["dependency"], "jobs");
+    let jobs = get(&stack.url("/api/v1/jobs")).await;
+    assert_eq!(jobs.status, StatusCode::SERVICE_UNAVAILABLE);
 
     stack.stop_service("inventory").await;
     let ready = get(&stack.url("/readyz")).await.json();
-    assert_eq!(ready["not_ready"], json!(["inventory", "remote_tasks"]));
+    assert_eq!(
+        ready["not_ready"],
+        json!(["inventory", "remote_tasks", "jobs"])
+    );
     for path in [
         "/api/v1/vms",
         "/api/v1/inventory",
@@ -590,11 +636,11 @@ async fn readiness_shows_a_services_configuration_errors() {
     let service = tokio::spawn(aetherv_remote_tasks::serve(config, listener, async {
         let _ = stopped.await;
     }));
-    let gateway = support::Gateway::start(aetherv_gateway::Config::for_testing(
-        &support::closed_endpoint().await,
-        &remote_tasks,
-    ))
-    .await;
+    let mut config =
+        aetherv_gateway::Config::for_testing(&support::closed_endpoint().await, &remote_tasks);
+    config.jobs.endpoint = support::closed_endpoint().await;
+    config.notifications.endpoint = support::closed_endpoint().await;
+    let gateway = support::Gateway::start(config).await;
     let body = wait_for(
         "remote-tasks to report its configuration",
         Duration::from_secs(20),

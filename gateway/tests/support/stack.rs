@@ -1,14 +1,16 @@
 //! The whole suite in-process on port 0, as the gateway sees it in production: a simulated
 //! fleet (`aetherv-hvsim`, real WinRM endpoints on loopback addresses), remote-tasks
-//! reaching it over WinRM, inventory refreshing through remote-tasks over gRPC, and the
-//! gateway in front of inventory and remote-tasks.
+//! reaching it over WinRM, inventory refreshing through remote-tasks over gRPC,
+//! notifications, jobs running through remote-tasks and inventory, and the gateway in front
+//! of all four.
 
 use std::time::Duration;
 
 use aetherv_gateway::Config as GatewayConfig;
-use aetherv_hvsim::SimFleet;
+use aetherv_hvsim::{SimFleet, SimHost};
 use aetherv_proto::inventory::v1 as pb;
 use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
+use aetherv_proto::jobs::v1::jobs_client::JobsClient;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,8 +24,10 @@ pub struct StackBuilder {
     vms_per_host: u32,
     clusters: u32,
     seed: u64,
+    time_scale: f64,
     refresh_interval: Duration,
     gateway: Box<dyn FnOnce(&mut GatewayConfig) + Send>,
+    jobs: Box<dyn FnOnce(&mut aetherv_jobs::Config) + Send>,
 }
 
 impl StackBuilder {
@@ -51,6 +55,18 @@ impl StackBuilder {
         self
     }
 
+    /// The simulator's time scale (0.05: host operations take a twentieth of real time).
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = scale;
+        self
+    }
+
+    /// Adjusts the jobs service's configuration before it starts.
+    pub fn jobs(mut self, change: impl FnOnce(&mut aetherv_jobs::Config) + Send + 'static) -> Self {
+        self.jobs = Box::new(change);
+        self
+    }
+
     /// Inventory's refresh interval.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
@@ -72,7 +88,7 @@ impl StackBuilder {
             .vms_per_host(self.vms_per_host)
             .clusters(self.clusters)
             .seed(self.seed)
-            .time_scale(0.05)
+            .time_scale(self.time_scale)
             .start()
             .await;
         let fleet = match fleet {
@@ -98,8 +114,19 @@ impl StackBuilder {
             })
         })
         .await;
+        let notifications_config = aetherv_notifications::Config::for_testing();
+        let (notifications_url, notifications) = spawn(|listener, stop| {
+            tokio::spawn(async move {
+                aetherv_notifications::serve(notifications_config, listener, stop)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .await;
         let mut inventory_config = aetherv_inventory::Config::for_testing(&remote_tasks_url);
         inventory_config.refresh_interval = self.refresh_interval;
+        inventory_config.notifications.endpoint = notifications_url.clone();
         let (inventory_url, inventory) = spawn(|listener, stop| {
             tokio::spawn(async move {
                 aetherv_inventory::serve(inventory_config, listener, stop)
@@ -109,7 +136,21 @@ impl StackBuilder {
             })
         })
         .await;
+        let mut jobs_config = aetherv_jobs::Config::for_testing(&remote_tasks_url, &inventory_url);
+        jobs_config.notifications.endpoint = notifications_url.clone();
+        (self.jobs)(&mut jobs_config);
+        let (jobs_url, jobs) = spawn(|listener, stop| {
+            tokio::spawn(async move {
+                aetherv_jobs::serve(jobs_config, listener, stop)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .await;
         let mut gateway_config = GatewayConfig::for_testing(&inventory_url, &remote_tasks_url);
+        gateway_config.jobs.endpoint = jobs_url.clone();
+        gateway_config.notifications.endpoint = notifications_url.clone();
         (self.gateway)(&mut gateway_config);
         let gateway = Gateway::start(gateway_config).await;
         let stack = Stack {
@@ -117,13 +158,23 @@ impl StackBuilder {
             gateway,
             inventory_url,
             remote_tasks_url,
+            jobs_url,
+            notifications_url,
             services: vec![
+                ("jobs".to_string(), jobs),
                 ("inventory".to_string(), inventory),
+                ("notifications".to_string(), notifications),
                 ("remote_tasks".to_string(), remote_tasks),
             ],
         };
         let expected = u64::from(self.hosts) * u64::from(self.vms_per_host);
         stack.wait_converged(expected).await;
+        let ready = stack.url("/readyz");
+        wait_for("every service to be ready", Duration::from_secs(30), || {
+            let ready = ready.clone();
+            async move { (super::http::get(&ready).await.status == 200).then_some(()) }
+        })
+        .await;
         stack
     }
 }
@@ -187,6 +238,10 @@ pub struct Stack {
     pub inventory_url: String,
     /// remote-tasks' gRPC address.
     pub remote_tasks_url: String,
+    /// jobs' gRPC address.
+    pub jobs_url: String,
+    /// notifications' gRPC address.
+    pub notifications_url: String,
     services: Vec<(String, Service)>,
 }
 
@@ -198,8 +253,10 @@ impl Stack {
             vms_per_host: 8,
             clusters: 1,
             seed: 7,
+            time_scale: 0.05,
             refresh_interval: Duration::from_secs(2),
             gateway: Box::new(|_| {}),
+            jobs: Box::new(|_| {}),
         }
     }
 
@@ -250,7 +307,55 @@ impl Stack {
         .await;
     }
 
-    /// Stops one service (`inventory` or `remote_tasks`) and waits until it is gone.
+    /// A client of the jobs service (to compare the gateway with the service itself).
+    pub async fn jobs(&self) -> JobsClient<Channel> {
+        match JobsClient::connect(self.jobs_url.clone()).await {
+            Ok(client) => client,
+            Err(error) => panic!("cannot reach jobs: {error}"),
+        }
+    }
+
+    /// The simulated host named `name` (any case).
+    pub fn host(&self, name: &str) -> SimHost {
+        match self.fleet.hosts().iter().find(|host| host.is_named(name)) {
+            Some(host) => host.clone(),
+            None => panic!("no simulated host {name}"),
+        }
+    }
+
+    /// Restarts notifications on the address it had (its history is gone, as after a
+    /// real restart).
+    pub async fn restart_notifications(&mut self) {
+        self.stop_service("notifications").await;
+        let address = self
+            .notifications_url
+            .trim_start_matches("http://")
+            .to_string();
+        let listener = match TcpListener::bind(&address).await {
+            Ok(listener) => listener,
+            Err(error) => panic!("cannot bind {address} again: {error}"),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = aetherv_notifications::Config::for_testing();
+        let task = tokio::spawn(async move {
+            aetherv_notifications::serve(config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        });
+        self.services.push((
+            "notifications".to_string(),
+            Service {
+                stop: Some(stop),
+                task,
+            },
+        ));
+    }
+
+    /// Stops one service (`inventory`, `remote_tasks`, `jobs`, `notifications`) and waits
+    /// until it is gone.
     pub async fn stop_service(&mut self, name: &str) {
         let Some(index) = self.services.iter().position(|(n, _)| n == name) else {
             panic!("no running service {name}");
@@ -259,7 +364,8 @@ impl Stack {
         service.stop(name).await;
     }
 
-    /// Stops the gateway, inventory and remote-tasks (in that order) and the fleet.
+    /// Stops the gateway, jobs, inventory, notifications and remote-tasks (in that order)
+    /// and the fleet.
     pub async fn stop(mut self) {
         self.gateway.stop().await;
         for (name, service) in self.services.drain(..) {
