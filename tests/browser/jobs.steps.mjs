@@ -14,10 +14,12 @@
 //      its job; Delete (force, delete disks) removes the VM from the simulator;
 //   5. bulk Start on two VMs that are off and one that runs: per-VM results, two jobs
 //      followed to success, one refusal with its reason;
-//   6. the job page's Retry re-runs a failed job (a fault injected in the simulator) to
+//   6. a VM's settings (processors, notes), a disk (grown; a shrink refused inline) and an
+//      adapter (added, removed) change from its page, each as a job, in the simulator;
+//   7. the job page's Retry re-runs a failed job (a fault injected in the simulator) to
 //      success; Cancel ends a job waiting behind another on the same VM;
-//   7. the jobs list filters on the server and shows a new job live;
-//   8. phone width in the dark theme: the form and a job page fit;
+//   8. the jobs list filters on the server and shows a new job live;
+//   9. phone width in the dark theme: the form and a job page fit;
 //   and axe on every new view and dialog (collected by the caller).
 
 import assert from "node:assert/strict";
@@ -151,6 +153,8 @@ export async function jobSteps(ctx) {
     await fieldOf(page, "Name").locator(".field-error").waitFor();
     assert.match(await text(fieldOf(page, "Name").locator(".field-error")), /\\ \/ : \*/);
     assert.equal(await name.getAttribute("aria-invalid"), "true");
+    const cores = (await api(base, `/hosts/${encodeURIComponent(host)}`)).cpu_cores;
+    assert.equal(await text(fieldOf(page, "Virtual processors").locator(".field-limits")), `Allowed: 1–${cores}`, "at most the host's logical processors");
     await page.getByLabel(label("Virtual processors")).fill("0");
     assert.equal(await text(fieldOf(page, "Virtual processors").locator(".field-error")), "Must be at least 1.");
     const memory = fieldOf(page, "Startup memory");
@@ -325,6 +329,62 @@ export async function jobSteps(ctx) {
     assert.equal(await page.locator(".bulk-bar").isHidden(), true, "the selection was cleared");
   });
 
+  await steps.run("a VM's settings, disks and adapters change from its page, each as a job seen in the simulator; a shrink is refused inline", async () => {
+    const [vm] = await offVms(base, sim, knownHost.name, host, 1);
+    const before = (await sim.vm(knownHost.name, vm.id)).vm;
+    await page.goto(`${base}/vms/${vm.id}`);
+    await page.waitForSelector("#vm-summary");
+    const done = async (what) => {
+      await page.locator(".toast", { hasText: `${what} queued` }).first().waitFor({ timeout: 15000 });
+      await page.waitForFunction(() => ![...document.querySelectorAll("#vm-jobs [data-job-state]")].some((n) => ["pending", "waiting", "running"].includes(n.dataset.jobState)), null, { timeout: LIVE_MS });
+    };
+    // Settings: processors (the VM is off) and notes.
+    await page.click("#vm-edit");
+    let dialog = page.locator("dialog[open]");
+    await dialog.getByRole("spinbutton", { name: "Virtual processors" }).fill(String(before.cpu_count + 1));
+    const notes = `set by the browser test at ${new Date().toISOString()}`;
+    await dialog.locator("textarea").fill(notes);
+    assert.match(await text(dialog.locator(".dialog-note")), /2 changes to send/);
+    await shoot(page, "31-vm-settings-dialog", { fullPage: false });
+    await a11y(page, "vm settings dialog");
+    await dialog.getByRole("button", { name: "Save changes" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await done(`Changes to ${vm.name}`);
+    await page.locator("#vm-notes", { hasText: notes }).waitFor({ timeout: LIVE_MS });
+    const changed = (await sim.vm(knownHost.name, vm.id)).vm;
+    assert.equal(changed.cpu_count, before.cpu_count + 1);
+    assert.equal(changed.notes, notes);
+    // Grow the first disk by 1 GiB; a smaller size is refused before anything is sent.
+    const disk = before.disks[0];
+    await page.locator("#vm-disks tbody tr", { hasText: disk.name }).getByRole("button", { name: /^Grow/ }).click();
+    dialog = page.locator("dialog[open]");
+    const size = dialog.getByRole("spinbutton");
+    await dialog.getByRole("combobox").selectOption({ label: "MiB" });
+    await size.fill(String(disk.capacity_bytes / 1048576 - 1024));
+    assert.match(await text(dialog.locator(".field-error")), /never shrinks/);
+    await size.fill(String(disk.capacity_bytes / 1048576 + 1024));
+    await dialog.getByRole("button", { name: "Grow disk" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await done(`Grow ${disk.name}`);
+    await until("the disk to have grown in the simulator", async () => (await sim.vm(knownHost.name, vm.id)).vm.disks.find((d) => d.id === disk.id)?.capacity_bytes === disk.capacity_bytes + GiB, LIVE_MS);
+    // Add a network adapter on another network, then remove it.
+    const other = catalogue.networks[1] || catalogue.networks[0];
+    await page.click("#vm-add-nic");
+    dialog = page.locator("dialog[open]");
+    await dialog.getByLabel(label("Network")).selectOption(other.name);
+    await dialog.getByRole("button", { name: "Add adapter" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await done(`Add adapter to ${vm.name}`);
+    await page.waitForFunction((n) => document.querySelectorAll("#vm-nics tbody tr").length === n, before.nics.length + 1, { timeout: LIVE_MS });
+    const added = (await sim.vm(knownHost.name, vm.id)).vm.nics.find((n) => !before.nics.some((b) => b.id === n.id));
+    assert.equal(added?.network_name, other.name, "the new adapter is on the chosen network");
+    await page.locator("#vm-nics tbody tr").last().getByRole("button", { name: /^Remove/ }).click();
+    await page.locator('dialog[open] button[value="confirm"]').click();
+    await page.waitForFunction((n) => document.querySelectorAll("#vm-nics tbody tr").length === n, before.nics.length, { timeout: LIVE_MS });
+    assert.ok(!(await sim.vm(knownHost.name, vm.id)).vm.nics.some((n) => n.id === added.id), "the adapter is gone in the simulator");
+    await shoot(page, "32-vm-page-after-changes");
+  });
+
   await steps.run("Retry re-runs a failed job to success; Cancel ends a job waiting behind another", async () => {
     const [first, second] = await offVms(base, sim, knownHost.name, host, 2);
     const knobs = `/hosts/${encodeURIComponent(knownHost.name)}/knobs`;
@@ -392,6 +452,9 @@ export async function jobSteps(ctx) {
     await small.goto(`${base}/vms/new?host=${encodeURIComponent(host)}`);
     await small.waitForSelector("#provision-vm");
     await small.getByLabel(label("Name")).fill("bad/name");
+    // A deep link: the fleet loads after the form, and the host's limits still apply.
+    const cores = (await api(base, `/hosts/${encodeURIComponent(host)}`)).cpu_cores;
+    await small.locator(".field", { has: small.getByLabel(label("Virtual processors")) }).locator(".field-limits", { hasText: `Allowed: 1–${cores}` }).waitFor();
     const overflow = () => small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok((await overflow()) <= 1, "the form fits");
     await shoot(small, "28-phone-provision-dark");

@@ -49,6 +49,27 @@ function connectionIndicator(live) {
   const spoken = node.querySelector(".connection-sr");
   let wasLive = false;
   let countdown = null;
+  // Topics whose stream the gateway itself lost (topic_status down): live, but not for those.
+  const down = new Map();
+  const partly = () => {
+    if (node.dataset.state !== "live") return;
+    if (down.size) {
+      const names = [...down.keys()].join(", ");
+      text.textContent = "Live (partly)";
+      node.title = `No updates for ${names} for now: ${[...down.values()].filter(Boolean).join("; ") || "the gateway lost its stream"}. They resume when it is back.`;
+      say(`Live updates paused for ${names}`);
+    } else {
+      text.textContent = "Live";
+      node.title = "Connected: changes appear as they happen";
+    }
+  };
+  live.addEventListener("topic-status", (event) => {
+    const { topic, status, reason } = event.detail;
+    const name = topic.startsWith("jobs:") ? "this job" : topic;
+    if (status === "down") down.set(name, reason || null);
+    else down.delete(name);
+    partly();
+  });
   const say = (message) => {
     if (spoken.textContent !== message) spoken.textContent = message;
   };
@@ -61,6 +82,7 @@ function connectionIndicator(live) {
       node.title = "Connected: changes appear as they happen";
       say("Live updates connected");
       wasLive = true;
+      down.clear();
     } else if (state === "connecting") {
       text.textContent = wasLive ? "Reconnecting…" : "Connecting…";
       node.title = "Connecting to the live update stream";

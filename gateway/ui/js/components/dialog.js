@@ -7,6 +7,24 @@ import { h } from "../dom.js";
 import { describeError } from "../api.js";
 
 /**
+ * Gives focus back to the control that opened a dialog; when a live update replaced it, to
+ * its successor (same id or data-action), else to the page's main region.
+ */
+function restoreFocus(opener) {
+  if (!opener || typeof opener.focus !== "function") return;
+  if (document.contains(opener)) {
+    opener.focus();
+    return;
+  }
+  const successor = opener.id
+    ? document.getElementById(opener.id)
+    : opener.dataset?.action
+      ? document.querySelector(`[data-action="${opener.dataset.action}"]`)
+      : null;
+  (successor || document.getElementById("main"))?.focus();
+}
+
+/**
  * Opens a modal with `title`, `body` nodes and `buttons` ([{label, value, tone, autofocus}]).
  * Resolves with the chosen button's value, or null when dismissed.
  */
@@ -49,7 +67,7 @@ export function open({ title, body = [], buttons = [], describedBy = true }) {
     });
     dialog.addEventListener("close", () => {
       dialog.remove();
-      if (opener && typeof opener.focus === "function" && document.contains(opener)) opener.focus();
+      restoreFocus(opener);
       resolve(result);
     });
     document.body.append(dialog);
@@ -123,7 +141,7 @@ export function formDialog({ title, intro = null, body = [], submitLabel, tone =
     });
     dialog.addEventListener("close", () => {
       dialog.remove();
-      if (opener && typeof opener.focus === "function" && document.contains(opener)) opener.focus();
+      restoreFocus(opener);
       resolve(done);
     });
     document.body.append(dialog);

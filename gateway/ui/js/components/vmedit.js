@@ -37,8 +37,10 @@ export function bodyOf(spec, ...keys) {
   return body;
 }
 
-/** The settings dialog. */
-export async function editVm(vm) {
+const TiB = 1099511627776;
+
+/** The settings dialog; `host` (the VM's host record, if known) bounds the processors. */
+export async function editVm(vm, host = null) {
   const schema = await jobSchema("update_vm");
   const off = vm.state === "off";
   const running = vm.state === "running" || vm.state === "paused";
@@ -49,6 +51,13 @@ export async function editVm(vm) {
     nothingMessage: "Nothing changed yet.",
     checks: (spec) => {
       const found = [];
+      if (spec.cpu_count !== undefined && Number.isFinite(cpuLimit) && spec.cpu_count > cpuLimit) {
+        const why = vm.generation === 1 && cpuLimit === 64 ? "a generation 1 VM has" : "the host has";
+        found.push({ pointer: "/cpu_count", rule: "cpu_limit", message: `must be at most ${cpuLimit}: ${why} no more` });
+      }
+      if (spec.memory_startup_bytes !== undefined && memoryLimit.maximum && spec.memory_startup_bytes > memoryLimit.maximum) {
+        found.push({ pointer: "/memory_startup_bytes", rule: "generation_memory", message: "must be at most 1 TiB on a generation 1 VM" });
+      }
       const dynamicOn = spec.dynamic_memory_enabled ?? vm.dynamic_memory_enabled;
       if (!dynamicOn) return found;
       if (spec.dynamic_memory_enabled && !vm.dynamic_memory_enabled) {
@@ -73,13 +82,16 @@ export async function editVm(vm) {
       return found;
     },
   });
-  const cpu = form.field("/cpu_count", { baseline: vm.cpu_count });
-  const startup = form.field("/memory_startup_bytes", { baseline: vm.memory_startup_bytes });
+  // What the VM's generation and host allow (the schema knows neither).
+  const cpuLimit = Math.min(...[vm.generation === 1 ? 64 : null, host?.cpu_cores || null].filter(Boolean), Infinity);
+  const memoryLimit = vm.generation === 1 ? { maximum: TiB } : {};
+  const cpu = form.field("/cpu_count", { baseline: vm.cpu_count, limits: () => (Number.isFinite(cpuLimit) ? { maximum: cpuLimit } : {}) });
+  const startup = form.field("/memory_startup_bytes", { baseline: vm.memory_startup_bytes, limits: () => memoryLimit });
   const dynamic = form.field("/dynamic_memory_enabled", { baseline: vm.dynamic_memory_enabled });
   const dynamicOn = () => dynamic.read().value === true;
   const minimum = form.field("/memory_minimum_bytes", { baseline: vm.memory_minimum_bytes ?? undefined, value: vm.memory_minimum_bytes ?? undefined, when: dynamicOn, optional: false });
   const maximum = form.field("/memory_maximum_bytes", { baseline: vm.memory_maximum_bytes ?? undefined, value: vm.memory_maximum_bytes ?? undefined, when: dynamicOn, optional: false });
-  const notes = form.field("/notes", { widget: "textarea", baseline: vm.notes || "", keepEmpty: true, rows: 4 });
+  const notes = form.field("/notes", { widget: "textarea", baseline: vm.notes || "", keepEmpty: true, rows: 4, description: "Replaces the old notes; empty clears them." });
   for (const field of [cpu, startup, dynamic]) field.setDisabled(!off, offOnly);
   form.refresh();
   const changes = h("p", { class: "muted dialog-note" });

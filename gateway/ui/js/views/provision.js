@@ -19,9 +19,10 @@ const NAME_HINT = "Use letters, digits and punctuation other than \\ / : * ? \" 
 const IDE_LOCATIONS = 4;
 
 /** The rules the schema cannot say, checked as you type (the jobs service checks them too). */
-function deploymentChecks(host, catalogue) {
+function deploymentChecks(hostOf, catalogue) {
   return (spec) => {
     const found = [];
+    const host = hostOf();
     const vm = spec.vm || {};
     if (vm.dynamic_memory_enabled) {
       const { memory_minimum_bytes: min, memory_startup_bytes: startup, memory_maximum_bytes: max } = vm;
@@ -144,13 +145,14 @@ export function mount(container, { query, ctx, router }) {
   }
 
   function build(previous) {
-    const host = store.hosts.get(chosen);
+    // The fleet may load after the form (a deep link): read the host when checking.
+    const hostOf = () => store.hosts.get(chosen);
     const keep = (pointer) => (previous ? at(previous, pointer) : undefined);
     const preview = h("pre", { class: "spec-preview mono", tabindex: "0", "aria-label": "The job spec (JSON)" });
     form = new SpecForm({
       schema,
       fixed: { "/host": chosen },
-      checks: deploymentChecks(host, catalogue),
+      checks: deploymentChecks(hostOf, catalogue),
       onChange: (spec) => {
         preview.textContent = JSON.stringify(spec, null, 2);
       },
@@ -159,7 +161,7 @@ export function mount(container, { query, ctx, router }) {
     const noStorage = catalogue.storage_classes.length === 0;
     const name = f("/vm/name", { patternHint: NAME_HINT, autocomplete: "off" });
     const generation = f("/vm/generation", { enumLabels: GENERATION_LABELS });
-    const cpu = f("/vm/cpu_count", { limits: () => (host?.cpu_cores ? { maximum: host.cpu_cores } : {}) });
+    const cpu = f("/vm/cpu_count", { limits: () => (hostOf()?.cpu_cores ? { maximum: hostOf().cpu_cores } : {}) });
     const memory = f("/vm/memory_startup_bytes");
     const dynamic = f("/vm/dynamic_memory_enabled");
     const minimum = f("/vm/memory_minimum_bytes");
@@ -278,7 +280,10 @@ export function mount(container, { query, ctx, router }) {
   }
 
   const onStore = (event) => {
-    if (event.detail.reason === "host" || event.detail.reason === "load" || event.detail.reason === "resync") renderHosts();
+    if (event.detail.reason === "host" || event.detail.reason === "load" || event.detail.reason === "resync") {
+      renderHosts();
+      if (event.detail.reason !== "host" || event.detail.name === chosen) form?.refresh();
+    }
   };
   store.addEventListener("change", onStore);
   load();

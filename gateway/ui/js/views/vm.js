@@ -218,7 +218,7 @@ export function mount(container, { params, ctx }) {
     const manage = h(
       "div",
       { class: "button-group", role: "group", "aria-label": "Manage" },
-      h("button", { type: "button", class: "button", id: "vm-edit", disabled: locked, title: locked ? lockedWhy : "", on: { click: change("the settings", () => editVm(vm)) } }, icon("edit", 14), "Settings"),
+      h("button", { type: "button", class: "button", id: "vm-edit", disabled: locked, title: locked ? lockedWhy : "", on: { click: change("the settings", () => editVm(vm, store.hosts.get(vm.host))) } }, icon("edit", 14), "Settings"),
       h("button", { type: "button", class: "button button-quiet-danger", id: "vm-delete", disabled: locked, title: locked ? lockedWhy : "", on: { click: change("the delete dialog", () => deleteVm(vm)) } }, icon("trash", 14), "Delete"),
     );
     const badges = [stateBadge(vm.state)];
