@@ -19,22 +19,23 @@ pub fn state(agent_state: &str) -> String {
     }
 }
 
-/// The power actions API.md allows from a state, in its order.
+/// The power actions API.md allows from a state, in its order (start, shutdown, stop,
+/// reset, save, pause, resume).
 pub fn power_actions(state: &str) -> Vec<&'static str> {
-    let mut actions = Vec::new();
-    if matches!(state, "off" | "saved" | "paused") {
-        actions.push("start");
-    }
-    if state == "running" {
-        actions.push("shutdown");
-    }
-    if matches!(state, "running" | "paused" | "saved") {
-        actions.push("stop");
-    }
-    if state == "running" {
-        actions.push("reset");
-    }
-    actions
+    let allowed: [(&str, &[&str]); 7] = [
+        ("start", &["off", "saved", "paused"]),
+        ("shutdown", &["running"]),
+        ("stop", &["running", "paused", "saved"]),
+        ("reset", &["running"]),
+        ("save", &["running", "paused"]),
+        ("pause", &["running"]),
+        ("resume", &["paused"]),
+    ];
+    allowed
+        .iter()
+        .filter(|(_, from)| from.contains(&state))
+        .map(|(action, _)| *action)
+        .collect()
 }
 
 /// The OS family API.md derives from the guest OS name.

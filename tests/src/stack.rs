@@ -45,7 +45,7 @@ type Tweak<C> = Box<dyn FnOnce(&mut C) + Send>;
 
 /// How a [`TestStack`] is built. Defaults: 4 hosts (3 in one cluster, 1 standalone), 6
 /// VMs each, seed 7, simulated durations at a tenth, inventory refreshing every 2 s,
-/// unresponsive hosts noticed after 3 s.
+/// unresponsive hosts noticed after 5 s.
 pub struct TestStackBuilder {
     hosts: u32,
     vms_per_host: u32,
@@ -172,8 +172,8 @@ impl TestStackBuilder {
             .collect();
         let mut remote_config =
             aetherv_remote_tasks::Config::for_testing(hosts, USERNAME, PASSWORD);
-        // An unresponsive host is noticed after this long.
-        remote_config.winrm.operation_timeout = Duration::from_secs(3);
+        // An unresponsive host is noticed after this long (long enough for a loaded machine).
+        remote_config.winrm.operation_timeout = Duration::from_secs(5);
         (self.remote_tasks)(&mut remote_config);
         let remote_tasks = Running::start("remote-tasks", |listener, shutdown| {
             aetherv_remote_tasks::serve(remote_config, listener, shutdown)
@@ -191,7 +191,7 @@ impl TestStackBuilder {
 
         let mut inventory_config = aetherv_inventory::Config::for_testing(&remote_tasks.url());
         inventory_config.refresh_interval = Duration::from_secs(2);
-        inventory_config.host_timeout = Duration::from_secs(6);
+        inventory_config.host_timeout = Duration::from_secs(10);
         inventory_config.slow_host_threshold = Duration::from_secs(5);
         inventory_config.heartbeat_interval = Duration::from_secs(1);
         inventory_config.remote_tasks.request_timeout = Duration::from_secs(5);

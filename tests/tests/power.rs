@@ -1,6 +1,7 @@
-//! Power actions through the gateway change the VM in the simulator (a `vm.power`
-//! operation runs on its host over WinRM) and then in inventory, `/ws` included; an action
-//! the state does not allow is a 409 naming the state, and nothing runs on the host.
+//! Power actions through the gateway — jobs of the jobs service — change the VM in the
+//! simulator (a `vm.power` operation runs on its host over WinRM) and then in inventory,
+//! `/ws` included; an action the state does not allow is a 409 naming the state, and
+//! nothing runs on the host.
 
 use std::time::Duration;
 
@@ -60,12 +61,8 @@ async fn a_power_action_changes_the_vm_in_the_simulator_and_in_inventory() -> an
     assert_eq!(body["action"], "start", "{body}");
     assert_eq!(body["previous_state"], "off", "{body}");
     assert_eq!(body["vm"]["id"], id.as_str());
-    assert!(
-        body["task_id"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("task-")),
-        "{body}"
-    );
+    let job_id = body["job_id"].as_str().unwrap_or_default().to_string();
+    assert!(job_id.starts_with("job-"), "{body}");
     wait_for("the simulator's VM running", LIMIT, || async {
         let state = host.vm(vm.id).map(|v| v.state);
         Ok(if state == Some(VmState::Running) {
@@ -93,7 +90,14 @@ async fn a_power_action_changes_the_vm_in_the_simulator_and_in_inventory() -> an
     assert_eq!(rest["state"], "running", "{rest}");
     assert_eq!(
         rest["power_actions"],
-        serde_json::json!(["shutdown", "stop", "reset"])
+        serde_json::json!(["shutdown", "stop", "reset", "save", "pause"])
+    );
+    // The job that did it succeeded.
+    let job = stack.wait_for_job(&job_id, LIMIT).await?;
+    assert_eq!(
+        job.state,
+        aetherv_proto::jobs::v1::JobState::Succeeded as i32,
+        "{job:?}"
     );
 
     // Turn off: back to Off in both.

@@ -12,7 +12,7 @@ use aetherv_proto::notifications::v1 as npb;
 use aetherv_tests::TestStack;
 use serde_json::Value;
 
-/// remote-tasks notices after 3 s, inventory gives a host 6 s; refreshes every 2 s.
+/// remote-tasks notices after 5 s, inventory gives a host 10 s; refreshes every 2 s.
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn seconds(time: Option<&prost_types::Timestamp>) -> i64 {

@@ -151,6 +151,13 @@ impl Run {
                 ),
                 &self.rest_search,
             ),
+            (
+                &*format!(
+                    "GET /api/v1/vms?q={}&page_size=100 ({} matches)",
+                    self.broad.0, self.broad.1
+                ),
+                &self.rest_broad,
+            ),
             ("GET /api/v1/vms?all=true (every VM, gzip)", &self.rest_all),
             ("gRPC Inventory/ListVms, page of 100", &self.grpc_page),
         ];
