@@ -58,12 +58,11 @@ fn accepted(reply: &Reply, method: &str, route: &str) -> String {
 /// Polls `GET /api/v1/jobs/{id}` until `done` holds.
 async fn job_until(stack: &Stack, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let url = stack.url(&format!("/api/v1/jobs/{id}"));
-    let mut last = Value::Null;
     let deadline = tokio::time::Instant::now() + JOB_LIMIT;
     loop {
         let reply = get(&url).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        last = reply.json();
+        let last = reply.json();
         if done(&last) {
             check("GET", "/api/v1/jobs/{id}", 200, &last);
             return last;

@@ -178,7 +178,7 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, request: TopicRequest) -> Sent {
-        let topic = match self.hub.resolve(&request.topic).await {
+        let topic = match self.hub.resolve(&request.topic, request.after).await {
             Ok(topic) => topic,
             Err(error) => {
                 return self

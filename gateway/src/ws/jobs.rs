@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use tonic::Status;
 
 use super::TopicFeed;
+use super::cursor::Cursor;
 use super::feed::Feed;
 use super::source::{Source, SourceEvent, SourceStream, UpstreamResync, gateway_context};
 use super::upstream;
@@ -259,9 +260,14 @@ impl JobTopics {
         Some(entry.topic.clone())
     }
 
-    /// The feed of `jobs:<job_id>`, opening its stream when nobody follows it yet. Unknown
-    /// job: NOT_FOUND; too many followed: RESOURCE_EXHAUSTED.
-    pub async fn resolve(&self, job_id: &str) -> Result<TopicFeed, HttpError> {
+    /// The feed of `jobs:<job_id>`, opening its stream when nobody follows it yet (its
+    /// history then starts after the first client's cursor, `after`). Unknown job:
+    /// NOT_FOUND; too many followed: RESOURCE_EXHAUSTED.
+    pub async fn resolve(
+        &self,
+        job_id: &str,
+        after: Option<Cursor>,
+    ) -> Result<TopicFeed, HttpError> {
         let job_id = check_job_id("topic", job_id)?;
         let topic = format!("jobs:{job_id}");
         if let Some(feed) = self.existing(&topic) {
@@ -305,8 +311,12 @@ impl JobTopics {
         let feed = Arc::new(Feed::new(&topic, self.replay_buffer, self.tick.clone()));
         let stop = self.shutdown.child_token();
         let lease = Arc::new(Lease(stop.clone()));
-        self.tasks
-            .spawn(upstream::follow(feed.clone(), source.clone(), stop));
+        self.tasks.spawn(upstream::follow(
+            feed.clone(),
+            source.clone(),
+            stop,
+            after.map(Cursor::number),
+        ));
         let entry = TopicFeed {
             feed,
             source,

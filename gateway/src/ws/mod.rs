@@ -105,6 +105,7 @@ impl Hub {
                     feed.clone(),
                     source.clone(),
                     shutdown.clone(),
+                    None,
                 ));
                 TopicFeed {
                     feed,
@@ -167,14 +168,14 @@ impl Hub {
 
     /// The feed of a topic, or why it cannot be subscribed: unknown (400), its service not
     /// configured (503), an unknown job (404), too many jobs followed (429).
-    pub async fn resolve(&self, name: &str) -> Result<TopicFeed, HttpError> {
+    pub async fn resolve(&self, name: &str, after: Option<Cursor>) -> Result<TopicFeed, HttpError> {
         if let Some(topic) = self.topics.iter().find(|t| t.source.topic() == name) {
             return Ok(topic.clone());
         }
         if let Some(job_id) = name.strip_prefix("jobs:")
             && let Some(job_topics) = &self.job_topics
         {
-            return job_topics.resolve(job_id).await;
+            return job_topics.resolve(job_id, after).await;
         }
         let base = name.split_once(':').map_or(name, |(base, _)| base);
         if let Some((_, dependency)) = TOPICS.iter().find(|(known, _)| {

@@ -31,8 +31,21 @@ use crate::error::HttpError;
 /// Reconnect delays: doubling from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
-/// Keeps `feed` filled from `source` until `shutdown` fires.
-pub async fn follow(feed: Arc<Feed>, source: Arc<dyn Source>, shutdown: CancellationToken) {
+/// Keeps `feed` filled from `source` until `shutdown` fires. With `start`, the feed's
+/// history begins right after that number (a `jobs:<id>` topic opened by a client resuming
+/// from it: the service replays what came after, so every client of the topic attaches to
+/// the shared ring); without, at the service's current number.
+pub async fn follow(
+    feed: Arc<Feed>,
+    source: Arc<dyn Source>,
+    shutdown: CancellationToken,
+    start: Option<u64>,
+) {
+    if let Some(start) = start.filter(|start| *start > 0)
+        && source.unique_numbers()
+    {
+        feed.establish(Cursor::Through(start));
+    }
     let mut delay = BACKOFF.0;
     // Repeated failures while the service stays down are logged once, then at debug.
     let mut failing = false;

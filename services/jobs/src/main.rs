@@ -83,7 +83,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(address = %config.server.listen, "jobs listening");
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| config.server.listen.to_string(), |a| a.to_string());
+        tracing::info!(%address, "jobs listening");
         match serve(config, listener, aetherv_runtime::signal_shutdown()).await {
             Ok(_) => ExitCode::SUCCESS,
             Err(error) => {

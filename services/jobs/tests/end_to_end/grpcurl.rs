@@ -11,7 +11,7 @@ use crate::support::suite::{FleetShape, Suite};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-fn grpcurl() -> PathBuf {
+pub fn grpcurl() -> PathBuf {
     let venv = std::env::var_os("AETHERV_TEST_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));

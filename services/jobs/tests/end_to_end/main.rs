@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binary;
 mod cancel_retry;
 mod config_and_health;
 mod deployment;

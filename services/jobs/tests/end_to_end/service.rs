@@ -581,3 +581,73 @@ async fn list_filters_and_pages_and_the_edge_refuses_bad_ids() {
     };
     assert_eq!(status.code(), Code::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_falls_behind_gets_a_resync_and_a_fresh_snapshot() {
+    const JOBS: usize = 120;
+    let suite = Suite::start(
+        FleetShape {
+            hosts: 1,
+            ..FleetShape::default()
+        },
+        |config| {
+            config.watch_buffer = 16;
+        },
+    )
+    .await;
+    let host = suite.host(0);
+    // A slow reader: a 1 KiB HTTP/2 stream window, so the service's side of the stream
+    // fills after a few events and its broadcast backlog overflows while this test does
+    // not read.
+    let endpoint =
+        match tonic::transport::Endpoint::from_shared(format!("http://{}", suite.jobs.address)) {
+            Ok(endpoint) => endpoint.initial_stream_window_size(1024),
+            Err(error) => panic!("endpoint: {error}"),
+        };
+    let channel = match endpoint.connect().await {
+        Ok(channel) => channel,
+        Err(error) => panic!("connect: {error}"),
+    };
+    let mut slow = match pb::jobs_client::JobsClient::new(channel)
+        .watch(pb::WatchJobsRequest {
+            job_id: String::new(),
+            from_event_id: 0,
+            include_output: true,
+        })
+        .await
+    {
+        Ok(stream) => stream.into_inner(),
+        Err(status) => panic!("Watch: {status:?}"),
+    };
+    // Read the initial resync/synced, then stop reading while jobs produce many events.
+    while !matches!(next(&mut slow).await.event, Some(Kind::Synced(_))) {}
+    let mut jobs = Vec::new();
+    for _ in 0..JOBS {
+        jobs.push(
+            suite
+                .submit(pb::JobType::Noop, json!({ "host": host.name() }))
+                .await,
+        );
+    }
+    for job in &jobs {
+        suite.finished(&job.id).await;
+    }
+    let mut resynced = None;
+    let mut snapshots = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no resync and snapshot within 60 s (resync: {resynced:?}, snapshots: {snapshots})"
+        );
+        let event = next(&mut slow).await;
+        match event.event {
+            Some(Kind::Resync(resync)) => resynced = Some(resync.reason),
+            Some(Kind::Snapshot(_)) if resynced.is_some() => snapshots += 1,
+            Some(Kind::Synced(_)) if resynced.is_some() => break,
+            _ => {}
+        }
+    }
+    assert_eq!(resynced, Some(pb::ResyncReason::FellBehind as i32));
+    assert_eq!(snapshots, JOBS, "the snapshot holds every retained job");
+}
