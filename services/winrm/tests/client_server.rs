@@ -524,3 +524,65 @@ async fn a_connection_closed_by_the_host_is_replaced() {
     assert_eq!(auths, 2, "the second run authenticated a new connection");
     acceptor.abort();
 }
+
+/// Forwards connections to `target`, holding every server→client chunk for `delay`: a
+/// slow network on which a reply is still on its way after the host has acted.
+async fn slow_replies_proxy(target: std::net::SocketAddr, delay: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                continue;
+            };
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match from_server.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    tokio::time::sleep(delay).await;
+                    if to_client.write_all(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{address}/wsman")
+}
+
+#[tokio::test]
+async fn a_run_cancelled_while_its_shell_is_opening_deletes_that_shell() {
+    let srv = start(server_config(), false).await;
+    let mut events = srv.server.subscribe();
+    let url = slow_replies_proxy(srv.addr, Duration::from_millis(300)).await;
+    let client = Client::new(aetherv_winrm::client::ClientConfig::new(
+        url,
+        AuthMethod::Ntlm,
+        USER,
+        PASSWORD,
+    ))
+    .unwrap();
+    let (tx, _rx) = mpsc::channel(16);
+    let runner =
+        tokio::spawn(async move { client.run(CommandSpec::new("hang", vec![]), tx).await });
+    // The host has created the shell; its reply is still on the wire when the run goes.
+    wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ShellCreated { .. })
+    })
+    .await;
+    runner.abort();
+    wait_for(&mut events, |e| {
+        matches!(e, ServerEvent::ShellDeleted { .. })
+    })
+    .await;
+    assert_eq!(srv.server.shell_count(), 0);
+}

@@ -103,15 +103,12 @@ impl CleanupGuard {
 
 impl Drop for CleanupGuard {
     fn drop(&mut self) {
-        let pending = self
-            .state
-            .lock()
-            .map(|s| !s.done && s.shell_id.is_some())
-            .unwrap_or(false);
-        if !pending {
+        // Marking the run done also tells a shell still being opened to delete itself
+        // (see `open_owned_shell`).
+        let (shell, command) = self.take();
+        if shell.is_none() {
             return;
         }
-        let (shell, command) = self.take();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 debug!(endpoint = %self.client.endpoint(), "run cancelled; terminating the remote command");
@@ -121,6 +118,43 @@ impl Drop for CleanupGuard {
                 warn!(endpoint = %self.client.endpoint(), "run dropped outside a runtime; remote shell left to its idle timeout")
             }
         }
+    }
+}
+
+/// Opens the run's shell in a task of its own, so that a run cancelled or timed out while
+/// the Create request is in flight still learns the new shell's id: the task records it
+/// for the cleanup, or, when the run is already over, deletes the shell itself.
+async fn open_owned_shell(
+    client: &Client,
+    options: &ShellOptions,
+    state: Arc<Mutex<CleanupState>>,
+) -> Result<Shell, Error> {
+    let client = client.clone();
+    let options = options.clone();
+    let endpoint = client.endpoint().to_owned();
+    let opening = tokio::spawn(async move {
+        let shell = client.open_shell(&options).await?;
+        let abandoned = match state.lock() {
+            Ok(mut s) if !s.done => {
+                s.shell_id = Some(shell.id().to_owned());
+                false
+            }
+            _ => true,
+        };
+        if abandoned {
+            debug!(endpoint = %client.endpoint(), "run ended while its shell was opening; deleting it");
+            cleanup(client, Some(shell.id().to_owned()), None).await;
+            return Err(Error::Cancelled);
+        }
+        Ok(shell)
+    });
+    match opening.await {
+        Ok(result) => result,
+        Err(join) => Err(Error::protocol(
+            &endpoint,
+            format!("the task opening the shell failed: {join}"),
+            b"",
+        )),
     }
 }
 
@@ -183,10 +217,7 @@ impl Client {
         sink: mpsc::Sender<OutputChunk>,
         state: Arc<Mutex<CleanupState>>,
     ) -> Result<i32, Error> {
-        let shell = self.open_shell(&spec.shell).await?;
-        if let Ok(mut s) = state.lock() {
-            s.shell_id = Some(shell.id().to_owned());
-        }
+        let shell = open_owned_shell(self, &spec.shell, state.clone()).await?;
         let command_id = shell
             .command(&spec.command, &spec.args, &spec.options)
             .await?;
