@@ -81,7 +81,34 @@ function Assert-FreeSpace {
     }
 }
 
-# Copies a file in 4 MiB blocks, reporting progress between two percentages at most once a second.
+# Where a disk file is built before it takes its name: beside it, with the same extension
+# (Convert-VHD reads the format from it), so that a copy killed on the host (a cancelled
+# or timed-out job terminates the process, and no finally block runs) never leaves a
+# half-written file under the disk's own name. A leftover from such a run is removed first.
+function Get-PartialDiskPath {
+    param([Parameter(Mandatory = $true)] [string] $Path)
+    $folder = [System.IO.Path]::GetDirectoryName($Path)
+    $partial = [System.IO.Path]::Combine($folder, ('~partial-' + [System.IO.Path]::GetFileName($Path)))
+    if ([System.IO.File]::Exists($partial)) {
+        Write-AgentLog -Level 'warning' -Message "removing $partial left by an earlier copy that did not finish"
+        [System.IO.File]::Delete($partial)
+    }
+    return $partial
+}
+
+# Gives a finished partial file the disk's name; the disk's name must still be free.
+function Complete-PartialDisk {
+    param([Parameter(Mandatory = $true)] [string] $Partial, [Parameter(Mandatory = $true)] [string] $Path)
+    try {
+        [System.IO.File]::Move($Partial, $Path)
+    } catch {
+        [System.IO.File]::Delete($Partial)
+        Stop-OperationFailedWith -Cmdlet 'Move-Item' -Message "naming ${Partial} ${Path}: $($_.Exception.Message)"
+    }
+}
+
+# Copies a file in 4 MiB blocks, reporting progress between two percentages at most once a
+# second. The copy is written beside the destination and renamed when complete.
 function Copy-FileWithProgress {
     param(
         [Parameter(Mandatory = $true)] [string] $Source,
@@ -89,11 +116,13 @@ function Copy-FileWithProgress {
         [Parameter(Mandatory = $true)] [int] $FromPercent,
         [Parameter(Mandatory = $true)] [int] $ToPercent
     )
+    $partial = Get-PartialDiskPath -Path $Destination
     $reader = $null
     $writer = $null
+    $complete = $false
     try {
         $reader = [System.IO.File]::Open($Source, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
-        $writer = [System.IO.File]::Open($Destination, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+        $writer = [System.IO.File]::Open($partial, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
         $total = [long]$reader.Length
         $buffer = New-Object -TypeName byte[] -ArgumentList $script:CopyBufferBytes
         $copied = [long]0
@@ -109,13 +138,16 @@ function Copy-FileWithProgress {
             }
         }
         $writer.Flush()
+        $complete = $true
     } catch {
         if (Test-AgentError -ErrorRecord $_) { throw }
         Stop-OperationFailedWith -Cmdlet 'Copy-Item' -Message "copying $Source to ${Destination}: $($_.Exception.Message)"
     } finally {
         if ($null -ne $writer) { $writer.Dispose() }
         if ($null -ne $reader) { $reader.Dispose() }
+        if (-not $complete -and [System.IO.File]::Exists($partial)) { [System.IO.File]::Delete($partial) }
     }
+    Complete-PartialDisk -Partial $partial -Path $Destination
     Write-AgentProgress -Step 'copy image' -Percent $ToPercent -Message 'copied'
 }
 
@@ -138,7 +170,14 @@ function New-DiskFile {
     } else {
         Set-AgentStep -Step 'convert image'
         Write-AgentProgress -Step 'convert image' -Percent 10 -Message "Convert-VHD $($source.VhdType) to $Type"
-        Invoke-AgentCmdlet -Name 'Convert-VHD' -Parameters @{ Path = $Image.path; DestinationPath = $Path; VHDType = $Type }
+        $partial = Get-PartialDiskPath -Path $Path
+        try {
+            Invoke-AgentCmdlet -Name 'Convert-VHD' -Parameters @{ Path = $Image.path; DestinationPath = $partial; VHDType = $Type }
+        } catch {
+            if ([System.IO.File]::Exists($partial)) { [System.IO.File]::Delete($partial) }
+            throw
+        }
+        Complete-PartialDisk -Partial $partial -Path $Path
         Write-AgentProgress -Step 'convert image' -Percent 80 -Message 'converted'
     }
     if ($null -ne $SizeBytes -and [long]$SizeBytes -gt [long]$source.Size) {
