@@ -26,7 +26,9 @@
 //!   (nanoseconds, read from a direct gRPC `Jobs/Watch` in this process, same clock) to
 //!   each client's receipt — the latter includes the jobs → gateway hop;
 //! - peak resident memory of the process (VmHWM: fleet, services, gateway and the
-//!   clients together) and what the run added to the memory the suite held when ready.
+//!   clients together) and what the run added to the memory the suite held when ready;
+//! - CPU seconds from the first submit to the drain, of the suite's threads and of the
+//!   load generator's, apart (`/proc/self/task/*/stat` by thread name).
 
 #[path = "jobs_live/clients.rs"]
 mod clients;
@@ -42,7 +44,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
 use clients::{client, creation_times, head_event_id};
-use measure::{Histogram, Shared, kib, median, percentile};
+use measure::{Histogram, Shared, cpu_seconds, kib, median, percentile};
 use stack::{call, http_client, raise_open_files, start_stack, work};
 
 const LATENCY: Duration = Duration::from_millis(200);
@@ -103,6 +105,8 @@ struct Figures {
     outside: u64,
     connected_mib: u64,
     peak_mib: u64,
+    /// CPU seconds from the first submit to the drain: (suite, load generator).
+    cpu: (f64, f64),
 }
 
 /// One run: connect and subscribe the clients, submit every VM's power action through
@@ -149,6 +153,7 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
     }
     let connected_mib = kib("VmRSS:") / 1024;
 
+    let cpu_before = cpu_seconds();
     // Submit: 64 workers, each with its own connection, share the work list.
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
@@ -219,6 +224,7 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
         Ok(Err(error)) => panic!("direct watch: {error}"),
         Err(error) => panic!("direct watch task: {error}"),
     };
+    let cpu_after = cpu_seconds();
     let mut unresolved = 0;
     for (slot, at) in pending {
         match shared.created[slot].load(Ordering::Acquire) {
@@ -239,6 +245,7 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
         outside: shared.outside.load(Ordering::Relaxed),
         connected_mib,
         peak_mib: kib("VmHWM:") / 1024,
+        cpu: (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1),
     }
 }
 
@@ -294,6 +301,10 @@ async fn bench(args: Args, load: tokio::runtime::Handle) {
                 String::new()
             }
         );
+        println!(
+            "         CPU from the first submit to the drain: suite {:.1} s, load generator (clients, submitters) {:.1} s",
+            figures.cpu.0, figures.cpu.1
+        );
         for problem in figures.problems.iter().take(5) {
             println!("         problem: {problem}");
         }
@@ -319,6 +330,11 @@ async fn bench(args: Args, load: tokio::runtime::Handle) {
         pick(&|f| f.from_created.2),
         kib("VmHWM:") / 1024,
         (kib("VmHWM:") / 1024).saturating_sub(ready)
+    );
+    println!(
+        "  median CPU from the first submit to the drain: suite {:.1} s, load generator {:.1} s",
+        pick(&|f| f.cpu.0),
+        pick(&|f| f.cpu.1)
     );
     fleet.shutdown().await;
 }

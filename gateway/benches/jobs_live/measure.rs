@@ -126,3 +126,38 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
+
+/// CPU seconds (user + system) this process's threads have used so far, split by thread
+/// name: (the suite's runtime `suite`, the load generator's runtime `load`, the rest).
+pub fn cpu_seconds() -> (f64, f64, f64) {
+    let per_second = rustix::param::clock_ticks_per_second().max(1) as f64;
+    let mut split = (0.0, 0.0, 0.0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return split;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `tid (comm) state ppid …`: utime and stime are the 12th and 13th fields after
+        // the closing parenthesis (comm may hold spaces or parentheses).
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        let seconds = ticks as f64 / per_second;
+        if comm.starts_with("suite") {
+            split.0 += seconds;
+        } else if comm.starts_with("load") {
+            split.1 += seconds;
+        } else {
+            split.2 += seconds;
+        }
+    }
+    split
+}
