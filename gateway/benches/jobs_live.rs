@@ -13,8 +13,9 @@
 //! gRPC/HTTP. Then, per run: N WebSocket clients (tokio-tungstenite, one connection each)
 //! subscribe to `jobs` and wait for `synced`; 64 concurrent submitters send one power
 //! action per VM (`POST /api/v1/vms/{id}/start|stop|resume`, whichever the VM's state
-//! allows). The clients and submitters run on their own 2-thread runtime (the load
-//! generator shares the machine's cores with the suite). Printed per run, with medians:
+//! allows). The simulated hosts, the services with the gateway, and the load generator
+//! (clients, submitters) each run on their own 2-thread runtime, all sharing the machine's
+//! cores. Printed per run, with medians:
 //!
 //! - time to drain: first submit until every client has seen all jobs finish (and, for
 //!   comparison, until a direct gRPC `Jobs/Watch` saw them finish);
@@ -27,8 +28,9 @@
 //!   each client's receipt — the latter includes the jobs → gateway hop;
 //! - peak resident memory of the process (VmHWM: fleet, services, gateway and the
 //!   clients together) and what the run added to the memory the suite held when ready;
-//! - CPU seconds from the first submit to the drain, of the suite's threads and of the
-//!   load generator's, apart (`/proc/self/task/*/stat` by thread name).
+//! - CPU seconds from the first submit to the drain of the simulated hosts, of the services
+//!   and gateway, and of the load generator, apart (each has its own 2-thread runtime;
+//!   `/proc/self/task/*/stat` by thread name).
 
 #[path = "jobs_live/clients.rs"]
 mod clients;
@@ -44,7 +46,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
 use clients::{client, creation_times, head_event_id};
-use measure::{Histogram, Shared, cpu_seconds, kib, median, percentile};
+use measure::{Cpu, Histogram, Shared, cpu_seconds, kib, median, percentile};
 use stack::{call, http_client, raise_open_files, start_stack, work};
 
 const LATENCY: Duration = Duration::from_millis(200);
@@ -105,8 +107,8 @@ struct Figures {
     outside: u64,
     connected_mib: u64,
     peak_mib: u64,
-    /// CPU seconds from the first submit to the drain: (suite, load generator).
-    cpu: (f64, f64),
+    /// CPU seconds from the first submit to the drain.
+    cpu: Cpu,
 }
 
 /// One run: connect and subscribe the clients, submit every VM's power action through
@@ -245,7 +247,7 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
         outside: shared.outside.load(Ordering::Relaxed),
         connected_mib,
         peak_mib: kib("VmHWM:") / 1024,
-        cpu: (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1),
+        cpu: cpu_after - cpu_before,
     }
 }
 
@@ -253,9 +255,9 @@ fn triple((p50, p99, max): (f64, f64, f64)) -> String {
     format!("p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms")
 }
 
-async fn bench(args: Args, load: tokio::runtime::Handle) {
+async fn bench(args: Args, hosts: tokio::runtime::Handle, load: tokio::runtime::Handle) {
     let before = kib("VmRSS:") / 1024;
-    let (fleet, base, jobs) = start_stack(&args).await;
+    let (fleet, base, jobs) = start_stack(&args, &hosts).await;
     let ready = kib("VmRSS:") / 1024;
     println!(
         "jobs_live: {} hosts × {} VMs, {} ms per host operation, {} WebSocket clients on `jobs`, {SUBMITTERS} REST submitters",
@@ -302,8 +304,8 @@ async fn bench(args: Args, load: tokio::runtime::Handle) {
             }
         );
         println!(
-            "         CPU from the first submit to the drain: suite {:.1} s, load generator (clients, submitters) {:.1} s",
-            figures.cpu.0, figures.cpu.1
+            "         CPU from the first submit to the drain: simulated hosts {:.1} s, services + gateway {:.1} s, load generator (clients, submitters) {:.1} s, other {:.1} s",
+            figures.cpu.hosts, figures.cpu.suite, figures.cpu.load, figures.cpu.other
         );
         for problem in figures.problems.iter().take(5) {
             println!("         problem: {problem}");
@@ -332,9 +334,10 @@ async fn bench(args: Args, load: tokio::runtime::Handle) {
         (kib("VmHWM:") / 1024).saturating_sub(ready)
     );
     println!(
-        "  median CPU from the first submit to the drain: suite {:.1} s, load generator {:.1} s",
-        pick(&|f| f.cpu.0),
-        pick(&|f| f.cpu.1)
+        "  median CPU from the first submit to the drain: simulated hosts {:.1} s, services + gateway {:.1} s, load generator {:.1} s",
+        pick(&|f| f.cpu.hosts),
+        pick(&|f| f.cpu.suite),
+        pick(&|f| f.cpu.load)
     );
     fleet.shutdown().await;
 }
@@ -342,20 +345,25 @@ async fn bench(args: Args, load: tokio::runtime::Handle) {
 fn main() {
     let args = args();
     raise_open_files(args.clients, args.hosts);
-    let runtime = |threads: Option<usize>, name: &str| {
+    let runtime = |name: &str| {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if let Some(threads) = threads {
-            builder.worker_threads(threads);
-        }
-        match builder.thread_name(name).enable_all().build() {
+        match builder
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(error) => panic!("tokio runtime: {error}"),
         }
     };
-    // The suite on one runtime, the load generator (clients, submitters) on another.
-    let suite = runtime(None, "suite");
-    let load = runtime(Some(2), "load");
-    suite.block_on(bench(args, load.handle().clone()));
+    // The simulated hosts, the suite (services and gateway) and the load generator
+    // (clients, submitters) each on their own runtime, so their CPU time is told apart.
+    let hosts = runtime("hosts");
+    let suite = runtime("suite");
+    let load = runtime("load");
+    suite.block_on(bench(args, hosts.handle().clone(), load.handle().clone()));
     load.shutdown_background();
+    hosts.shutdown_background();
     suite.shutdown_background();
 }

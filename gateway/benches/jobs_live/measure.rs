@@ -127,11 +127,36 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// CPU seconds (user + system) this process's threads have used so far, split by thread
-/// name: (the suite's runtime `suite`, the load generator's runtime `load`, the rest).
-pub fn cpu_seconds() -> (f64, f64, f64) {
+/// CPU seconds (user + system) this process's threads have used so far, by thread name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cpu {
+    /// The simulated hosts' runtime (`hosts`).
+    pub hosts: f64,
+    /// The services' and the gateway's runtime (`suite`).
+    pub suite: f64,
+    /// The load generator's runtime (`load`): WebSocket clients, REST submitters.
+    pub load: f64,
+    /// Every other thread.
+    pub other: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+
+    fn sub(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            hosts: self.hosts - earlier.hosts,
+            suite: self.suite - earlier.suite,
+            load: self.load - earlier.load,
+            other: self.other - earlier.other,
+        }
+    }
+}
+
+/// The CPU time so far of each group of threads.
+pub fn cpu_seconds() -> Cpu {
     let per_second = rustix::param::clock_ticks_per_second().max(1) as f64;
-    let mut split = (0.0, 0.0, 0.0);
+    let mut split = Cpu::default();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return split;
     };
@@ -151,12 +176,14 @@ pub fn cpu_seconds() -> (f64, f64, f64) {
             .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
             .sum();
         let seconds = ticks as f64 / per_second;
-        if comm.starts_with("suite") {
-            split.0 += seconds;
+        if comm.starts_with("hosts") {
+            split.hosts += seconds;
+        } else if comm.starts_with("suite") {
+            split.suite += seconds;
         } else if comm.starts_with("load") {
-            split.1 += seconds;
+            split.load += seconds;
         } else {
-            split.2 += seconds;
+            split.other += seconds;
         }
     }
     split

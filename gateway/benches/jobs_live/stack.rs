@@ -50,18 +50,22 @@ async fn bind() -> (TcpListener, String) {
 }
 
 /// The suite, started in this process: (fleet, gateway URL, jobs URL).
-pub async fn start_stack(args: &Args) -> (SimFleet, String, String) {
-    let fleet = SimFleet::builder()
+/// The suite, started in this process: (fleet, gateway URL, jobs URL). The simulated
+/// hosts run on `hosts` (their own runtime, so their CPU time is counted apart).
+pub async fn start_stack(
+    args: &Args,
+    hosts: &tokio::runtime::Handle,
+) -> (SimFleet, String, String) {
+    let builder = SimFleet::builder()
         .hosts(args.hosts)
         .vms_per_host(args.vms_per_host)
         .clusters(0)
         .seed(5)
-        .time_scale(0.01)
-        .start()
-        .await;
-    let fleet = match fleet {
-        Ok(fleet) => fleet,
-        Err(error) => panic!("simulated fleet: {error}"),
+        .time_scale(0.01);
+    let fleet = match hosts.spawn(builder.start()).await {
+        Ok(Ok(fleet)) => fleet,
+        Ok(Err(error)) => panic!("simulated fleet: {error}"),
+        Err(error) => panic!("simulated fleet task: {error}"),
     };
     for host in fleet.hosts() {
         host.set_latency(LATENCY);
