@@ -6,6 +6,7 @@
 
 pub mod jobs;
 pub mod notifications;
+pub mod wire;
 
 use aetherv_hyperv::{PowerAction, VmState as AgentState};
 use aetherv_proto::inventory::v1 as pb;
@@ -100,15 +101,45 @@ pub fn agent_state_name(state: AgentState) -> &'static str {
 
 /// The API's actions the VM allows now: none while its host is unreachable (stale data).
 pub fn power_actions(vm: &pb::Vm) -> Vec<&'static str> {
-    if vm.stale {
-        return Vec::new();
-    }
-    let state = agent_state(vm.state);
+    power_action_names(vm.state, vm.stale).collect()
+}
+
+/// The API's actions a VM in proto state `state` allows, in route order (none when stale).
+pub fn power_action_names(state: i32, stale: bool) -> impl Iterator<Item = &'static str> {
+    let state = agent_state(state);
     API_ACTIONS
         .into_iter()
-        .filter(|action| action.allowed_from().contains(&state))
+        .filter(move |action| !stale && action.allowed_from().contains(&state))
         .map(PowerAction::as_str)
-        .collect()
+}
+
+/// The wire name of a proto OS family.
+fn os_family_name(value: i32) -> &'static str {
+    match pb::OsFamily::try_from(value) {
+        Ok(pb::OsFamily::Windows) => "windows",
+        Ok(pb::OsFamily::Linux) => "linux",
+        Ok(pb::OsFamily::Other) => "other",
+        _ => "unknown",
+    }
+}
+
+/// The wire name of a proto disk type.
+fn disk_type_name(value: i32) -> &'static str {
+    match pb::DiskType::try_from(value) {
+        Ok(pb::DiskType::Dynamic) => "dynamic",
+        Ok(pb::DiskType::Fixed) => "fixed",
+        Ok(pb::DiskType::Differencing) => "differencing",
+        _ => "unknown",
+    }
+}
+
+/// The wire name of a proto controller type.
+fn controller_type_name(value: i32) -> &'static str {
+    match pb::ControllerType::try_from(value) {
+        Ok(pb::ControllerType::Scsi) => "scsi",
+        Ok(pb::ControllerType::Ide) => "ide",
+        _ => "unknown",
+    }
 }
 
 /// RFC 3339 UTC with `Z`, whole seconds; `None` for an absent or out-of-range time.
@@ -331,19 +362,10 @@ impl<'a> DiskJson<'a> {
             id: &d.id,
             name: &d.name,
             path: &d.path,
-            r#type: match pb::DiskType::try_from(d.r#type) {
-                Ok(pb::DiskType::Dynamic) => "dynamic",
-                Ok(pb::DiskType::Fixed) => "fixed",
-                Ok(pb::DiskType::Differencing) => "differencing",
-                _ => "unknown",
-            },
+            r#type: disk_type_name(d.r#type),
             capacity_bytes: d.capacity_bytes,
             file_size_bytes: d.file_size_bytes,
-            controller_type: match pb::ControllerType::try_from(d.controller_type) {
-                Ok(pb::ControllerType::Scsi) => "scsi",
-                Ok(pb::ControllerType::Ide) => "ide",
-                _ => "unknown",
-            },
+            controller_type: controller_type_name(d.controller_type),
             controller_number: d.controller_number,
             controller_location: d.controller_location,
         }
@@ -402,12 +424,7 @@ impl<'a> VmJson<'a> {
             configuration_version: &vm.configuration_version,
             notes: &vm.notes,
             os_name: non_empty(&vm.os_name),
-            os_family: match pb::OsFamily::try_from(vm.os_family) {
-                Ok(pb::OsFamily::Windows) => "windows",
-                Ok(pb::OsFamily::Linux) => "linux",
-                Ok(pb::OsFamily::Other) => "other",
-                _ => "unknown",
-            },
+            os_family: os_family_name(vm.os_family),
             creation_time: rfc3339(vm.creation_time.as_ref()),
             uptime_seconds: seconds(vm.uptime.as_ref()).unwrap_or(0.0),
             clustered: vm.clustered,

@@ -2,9 +2,12 @@
 //! (the runtime's `connect_lazy`, so the gateway starts while they are still coming up),
 //! typed clients that carry the request's caller and trace context, and the one helper every
 //! unary call goes through: bounded by the service's `request_timeout` (a 504 when it
-//! passes), with errors mapped by [`HttpError::from_status`].
+//! passes), with errors mapped by [`HttpError::from_status`]. [`Upstream::call_raw`] is the
+//! same for calls whose reply the gateway writes out without decoding it into prost
+//! messages first (VM lists, see [`crate::model::wire`]).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
@@ -12,8 +15,12 @@ use aetherv_proto::jobs::v1::jobs_client::JobsClient;
 use aetherv_proto::notifications::v1::notifications_client::NotificationsClient;
 use aetherv_proto::remotetasks::v1::remote_tasks_client::RemoteTasksClient;
 use aetherv_runtime::{CallContext, ClientConfig, ContextInterceptor};
+use bytes::{Buf, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use tonic_prost::ProstEncoder;
+use tonic_prost::prost::Message;
 
 use crate::config::Config;
 use crate::error::{Dependency, FieldNames, HttpError};
@@ -96,6 +103,101 @@ impl Upstream {
             Ok(Err(status)) => Err(HttpError::from_status(self.dependency, &status, fields)),
             Ok(Ok(response)) => Ok(response.into_inner()),
         }
+    }
+}
+
+/// A gRPC method: `/package.Service/Method`, and its service and method names.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// `/package.Service/Method`.
+    pub path: &'static str,
+    /// `package.Service`.
+    pub service: &'static str,
+    /// `Method`.
+    pub method: &'static str,
+}
+
+/// Inventory's `ListVms`.
+pub const LIST_VMS: Method = Method {
+    path: "/aetherv.inventory.v1.Inventory/ListVms",
+    service: "aetherv.inventory.v1.Inventory",
+    method: "ListVms",
+};
+
+/// Inventory's `GetVm`.
+pub const GET_VM: Method = Method {
+    path: "/aetherv.inventory.v1.Inventory/GetVm",
+    service: "aetherv.inventory.v1.Inventory",
+    method: "GetVm",
+};
+
+/// Sends a prost request and keeps the reply as the bytes that came (no decoding).
+struct RawReply<T>(PhantomData<T>);
+
+/// Hands a reply's bytes over as they are (no copy: a view of the receive buffer).
+struct Undecoded;
+
+impl Decoder for Undecoded {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+impl<T: Message + Send + 'static> Codec for RawReply<T> {
+    type Encode = T;
+    type Decode = Bytes;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = Undecoded;
+
+    fn encoder(&mut self) -> ProstEncoder<T> {
+        ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Undecoded {
+        Undecoded
+    }
+}
+
+impl Upstream {
+    /// Calls `method` with `message` like [`Upstream::call`] (deadline, context, error
+    /// mapping) and answers the reply's protobuf bytes undecoded.
+    pub async fn call_raw<T: Message + Send + 'static>(
+        &self,
+        context: &CallContext,
+        method: Method,
+        message: T,
+        fields: FieldNames,
+    ) -> Result<Bytes, HttpError> {
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(
+            self.channel.clone(),
+            context.interceptor(),
+        ));
+        let call = async {
+            grpc.ready().await.map_err(|error| {
+                tonic::Status::unknown(format!("Service was not ready: {error}"))
+            })?;
+            let mut request = self.request(message);
+            request
+                .extensions_mut()
+                .insert(tonic::GrpcMethod::new(method.service, method.method));
+            grpc.unary(
+                request,
+                http::uri::PathAndQuery::from_static(method.path),
+                RawReply::<T>(PhantomData),
+            )
+            .await
+        };
+        self.call(call, fields).await
+    }
+
+    /// The error for a reply that is not the message it should be (as tonic's decoder
+    /// reports one).
+    pub fn bad_reply(&self, error: &crate::model::wire::WireError) -> HttpError {
+        let status = tonic::Status::internal(format!("failed to decode Protobuf message: {error}"));
+        HttpError::from_status(self.dependency, &status, &[])
     }
 }
 

@@ -3,10 +3,11 @@
 //! offset, next and previous), and `all=true`, which streams every matching VM in one
 //! response by paging through inventory 1,000 at a time (gzip-compressed by the
 //! compression layer when the client accepts it) without holding the list in memory.
+//! Inventory's replies are written out as JSON straight from their protobuf bytes
+//! ([`crate::model::wire`]), never decoded into prost messages.
 
 use aetherv_proto::common::v1 as common;
 use aetherv_proto::inventory::v1 as pb;
-use aetherv_proto::inventory::v1::inventory_client::InventoryClient;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -21,10 +22,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::app::{AppState, RequestContext};
 use crate::error::{Dependency, FieldNames, HttpError};
-use crate::model::{VM_STATES, VmJson};
+use crate::model::VM_STATES;
+use crate::model::wire::{VmPageView, VmView};
 use crate::paging::{Paging, fingerprint};
 use crate::query::{Params, check_name, check_vm_id};
-use crate::upstream::{Traced, Upstream};
+use crate::upstream::{GET_VM, LIST_VMS, Upstream};
+use aetherv_runtime::CallContext;
 
 /// The sort keys, as the API names them.
 const SORTS: [(&str, pb::VmSortField); 10] = [
@@ -130,25 +133,30 @@ struct VmPageJson<'a> {
     offset: u64,
     next_page_token: Option<String>,
     prev_page_token: Option<String>,
-    vms: Vec<VmJson<'a>>,
+    vms: Vec<VmView<'a>>,
 }
 
-/// One page of `request` of `size` VMs from `token`.
+/// One page of `request` of `size` VMs from `token`, as inventory's reply bytes (read
+/// with [`VmPageView`]).
 async fn page(
     upstream: &Upstream,
-    client: &mut InventoryClient<Traced>,
+    context: &CallContext,
     request: &pb::ListVmsRequest,
     size: u32,
     token: String,
-) -> Result<pb::ListVmsResponse, HttpError> {
+) -> Result<Bytes, HttpError> {
     let mut request = request.clone();
     request.page = Some(common::PageRequest {
         page_size: size,
         page_token: token,
     });
     upstream
-        .call(client.list_vms(upstream.request(request)), LIST_FIELDS)
+        .call_raw(context, LIST_VMS, request, LIST_FIELDS)
         .await
+}
+
+fn read_page<'a>(upstream: &Upstream, bytes: &'a [u8]) -> Result<VmPageView<'a>, HttpError> {
+    VmPageView::read(bytes).map_err(|error| upstream.bad_reply(&error))
 }
 
 async fn list(
@@ -156,7 +164,7 @@ async fn list(
     context: &RequestContext,
     query: VmQuery,
 ) -> Result<Response, HttpError> {
-    let mut client = upstream.inventory(&context.call);
+    let call = &context.call;
     if !query.all {
         let VmQuery {
             request,
@@ -164,58 +172,53 @@ async fn list(
             page_size,
             ..
         } = query;
-        let skipper = upstream.inventory(&context.call);
         let start = paging
             .start(u64::from(page_size), |token, count| {
-                let mut client = skipper.clone();
                 let request = request.clone();
                 async move {
                     let size = u32::try_from(count).unwrap_or(ALL_PAGE_SIZE);
-                    let read = page(upstream, &mut client, &request, size, token).await?;
-                    let next = read.page.map(|p| p.next_page_token).unwrap_or_default();
-                    Ok((!next.is_empty()).then_some(next))
+                    let read = page(upstream, call, &request, size, token).await?;
+                    let next = read_page(upstream, &read)?.next_page_token;
+                    Ok((!next.is_empty()).then(|| next.to_string()))
                 }
             })
             .await?;
+        let found = start.is_some();
         let read = match start {
-            Some(token) => page(upstream, &mut client, &request, page_size, token).await?,
+            Some(token) => page(upstream, call, &request, page_size, token).await?,
             // The list ended before this page's offset: an empty page (with its total).
-            None => page(upstream, &mut client, &request, 1, String::new())
-                .await
-                .map(|first| pb::ListVmsResponse {
-                    vms: Vec::new(),
-                    page: first.page.map(|p| common::PageResponse {
-                        next_page_token: String::new(),
-                        ..p
-                    }),
-                    revision: first.revision,
-                })?,
+            None => page(upstream, call, &request, 1, String::new()).await?,
         };
-        let info = read.page.clone().unwrap_or_default();
-        let (next_page_token, prev_page_token) = paging.links(
-            u64::from(page_size),
-            read.vms.len(),
-            Some(&info.next_page_token),
-        );
+        let mut view = read_page(upstream, &read)?;
+        if !found {
+            view.vms.clear();
+            view.next_page_token = "";
+        }
+        let vms = view
+            .vms
+            .iter()
+            .map(|vm| VmView::read(vm))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| upstream.bad_reply(&error))?;
+        let (next_page_token, prev_page_token) =
+            paging.links(u64::from(page_size), vms.len(), Some(view.next_page_token));
         let body = VmPageJson {
-            revision: read.revision,
-            total_size: info.total_size,
+            revision: view.revision,
+            total_size: view.total_size,
             offset: paging.offset,
             next_page_token,
             prev_page_token,
-            vms: read.vms.iter().map(VmJson::new).collect(),
+            vms,
         };
         return Ok(Json(body).into_response());
     }
     let first = upstream
-        .call(
-            client.list_vms(upstream.request(query.request.clone())),
-            LIST_FIELDS,
-        )
+        .call_raw(call, LIST_VMS, query.request.clone(), LIST_FIELDS)
         .await?;
+    read_page(upstream, &first)?;
     let mut response = Response::new(Body::from_stream(all_pages(
         upstream.clone(),
-        client,
+        call.clone(),
         query.request,
         first,
     )));
@@ -233,9 +236,9 @@ async fn list(
 /// and the log says why): the status was sent with the first page.
 fn all_pages(
     upstream: Upstream,
-    mut client: InventoryClient<Traced>,
+    context: CallContext,
     mut request: pb::ListVmsRequest,
-    first: pb::ListVmsResponse,
+    first: Bytes,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
@@ -243,28 +246,25 @@ fn all_pages(
         let mut head = true;
         let mut written = false;
         loop {
-            let chunk = match serialize_page(&page, head, &mut written) {
-                Ok(chunk) => chunk,
+            let (chunk, next) = match serialize_page(&page, head, &mut written) {
+                Ok(done) => done,
                 Err(error) => {
+                    tracing::warn!(%error, "the vm list stream ended early");
                     let _ = tx.send(Err(error)).await;
                     return;
                 }
             };
             head = false;
-            let next = page.page.map(|p| p.next_page_token).unwrap_or_default();
-            if next.is_empty() {
+            let Some(next) = next else {
                 if tx.send(Ok(chunk)).await.is_ok() {
                     let _ = tx.send(Ok(Bytes::from_static(b"]}"))).await;
                 }
                 return;
-            }
+            };
             if let Some(request_page) = request.page.as_mut() {
                 request_page.page_token = next;
             }
-            let fetch = upstream.call(
-                client.list_vms(upstream.request(request.clone())),
-                LIST_FIELDS,
-            );
+            let fetch = upstream.call_raw(&context, LIST_VMS, request.clone(), LIST_FIELDS);
             let (sent, fetched) = tokio::join!(tx.send(Ok(chunk)), fetch);
             if sent.is_err() {
                 return;
@@ -282,31 +282,35 @@ fn all_pages(
     ReceiverStream::new(rx)
 }
 
-/// One page as JSON text: the head first (revision, total), then the VMs comma-separated.
+/// One page (inventory's reply bytes) as JSON text: the head first (revision, total),
+/// then the VMs comma-separated; and the token of the next page, if there is one.
 fn serialize_page(
-    page: &pb::ListVmsResponse,
+    page: &[u8],
     head: bool,
     written: &mut bool,
-) -> Result<Bytes, std::io::Error> {
-    let mut chunk = Vec::with_capacity(page.vms.len() * 1800 + 128);
+) -> Result<(Bytes, Option<String>), std::io::Error> {
+    let view = VmPageView::read(page).map_err(std::io::Error::other)?;
+    // JSON is a little larger than the protobuf it comes from.
+    let mut chunk = Vec::with_capacity(page.len() * 2 + 256);
     if head {
-        let total = page.page.as_ref().map_or(0, |p| p.total_size);
         chunk.extend_from_slice(
             format!(
-                "{{\"revision\":{},\"total_size\":{total},\"offset\":0,\"next_page_token\":null,\"prev_page_token\":null,\"vms\":[",
-                page.revision
+                "{{\"revision\":{},\"total_size\":{},\"offset\":0,\"next_page_token\":null,\"prev_page_token\":null,\"vms\":[",
+                view.revision, view.total_size
             )
             .as_bytes(),
         );
     }
-    for vm in &page.vms {
+    for vm in &view.vms {
+        let vm = VmView::read(vm).map_err(std::io::Error::other)?;
         if *written {
             chunk.push(b',');
         }
-        serde_json::to_writer(&mut chunk, &VmJson::new(vm)).map_err(std::io::Error::other)?;
+        serde_json::to_writer(&mut chunk, &vm).map_err(std::io::Error::other)?;
         *written = true;
     }
-    Ok(Bytes::from(chunk))
+    let next = (!view.next_page_token.is_empty()).then(|| view.next_page_token.to_string());
+    Ok((Bytes::from(chunk), next))
 }
 
 /// `GET /api/v1/vms`.
@@ -378,13 +382,14 @@ pub async fn get_vm(
     let id = check_vm_id("id", &super::path_param("id", path)?)?;
     Params::parse(query.as_deref(), &[])?;
     let upstream = state.upstreams.require(Dependency::Inventory)?;
-    let vm = upstream
-        .call(
-            upstream
-                .inventory(&context.call)
-                .get_vm(upstream.request(pb::GetVmRequest { vm_id: id })),
+    let reply = upstream
+        .call_raw(
+            &context.call,
+            GET_VM,
+            pb::GetVmRequest { vm_id: id },
             &[("vm_id", "id")],
         )
         .await?;
-    Ok(Json(VmJson::new(&vm)).into_response())
+    let vm = VmView::read(&reply).map_err(|error| upstream.bad_reply(&error))?;
+    Ok(Json(vm).into_response())
 }
