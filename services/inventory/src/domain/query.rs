@@ -245,11 +245,86 @@ fn candidates(fleet: &Fleet, filter: &VmFilter) -> Vec<Slot> {
     }
 }
 
+/// The VMs a query matches, as [`matching`] found them.
+enum Matched {
+    /// Few enough to sort per request: their slots.
+    Few(Vec<Slot>),
+    /// Many, walked in a cached order: a bit per slot of the ones that match, `None` when
+    /// every VM does.
+    Many(Option<Vec<u64>>),
+}
+
+/// How many VMs match `filter` (states as a bit per state ordinal, names as a bit per
+/// slot), and which. Without a host or cluster filter the table's dense state array is
+/// scanned once, building the bits as it goes (no list of every slot is made), and an
+/// unfiltered query touches nothing at all.
+fn matching(
+    fleet: &Fleet,
+    filter: &VmFilter,
+    wanted_states: u32,
+    names: Option<&[u64]>,
+) -> (usize, Matched) {
+    let table = fleet.vms();
+    let states = table.states();
+    let is_set = |bits: &[u64], slot: Slot| bits[slot as usize / 64] & (1 << (slot % 64)) != 0;
+    let fits = |slot: Slot| {
+        let state = states.get(slot as usize).copied().unwrap_or(EMPTY);
+        state != EMPTY
+            && (wanted_states == 0 || wanted_states & (1 << state) != 0)
+            && names.is_none_or(|bits| is_set(bits, slot))
+    };
+    let everywhere = filter.host.is_none() && filter.cluster == ClusterFilter::Any;
+    if everywhere && wanted_states == 0 && names.is_none() {
+        let total = table.len();
+        if total <= SORT_IN_PLACE_LIMIT {
+            return (
+                total,
+                Matched::Few(table.iter().map(|(slot, _)| slot).collect()),
+            );
+        }
+        return (total, Matched::Many(None));
+    }
+    if everywhere {
+        let mut bits = vec![0u64; table.capacity().div_ceil(64)];
+        let mut few = Vec::new();
+        let mut total = 0;
+        for slot in 0..states.len() as Slot {
+            if fits(slot) {
+                bits[slot as usize / 64] |= 1 << (slot % 64);
+                if total < SORT_IN_PLACE_LIMIT {
+                    few.push(slot);
+                }
+                total += 1;
+            }
+        }
+        if total <= SORT_IN_PLACE_LIMIT {
+            return (total, Matched::Few(few));
+        }
+        let bits = (total != table.len()).then_some(bits);
+        return (total, Matched::Many(bits));
+    }
+    let matches: Vec<Slot> = candidates(fleet, filter)
+        .into_iter()
+        .filter(|slot| fits(*slot))
+        .collect();
+    let total = matches.len();
+    if total <= SORT_IN_PLACE_LIMIT {
+        return (total, Matched::Few(matches));
+    }
+    let bits = (total != table.len()).then(|| {
+        let mut bits = vec![0u64; table.capacity().div_ceil(64)];
+        for slot in &matches {
+            bits[*slot as usize / 64] |= 1 << (slot % 64);
+        }
+        bits
+    });
+    (total, Matched::Many(bits))
+}
+
 /// Runs a query against the model.
 pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
     let table = fleet.vms();
     let field = query.sort;
-    let states = table.states();
     let wanted_states = query
         .filter
         .states
@@ -258,33 +333,12 @@ pub fn list_vms(fleet: &Fleet, cache: &OrderCache, query: &VmQuery) -> VmPage {
     let names = (!query.filter.name_contains.is_empty())
         .then(|| cache.names.matching(fleet, &query.filter.name_contains));
     let is_set = |bits: &[u64], slot: Slot| bits[slot as usize / 64] & (1 << (slot % 64)) != 0;
-    let matches: Vec<Slot> = candidates(fleet, &query.filter)
-        .into_iter()
-        .filter(|slot| {
-            let state = states.get(*slot as usize).copied().unwrap_or(EMPTY);
-            state != EMPTY
-                && (wanted_states == 0 || wanted_states & (1 << state) != 0)
-                && names.as_ref().is_none_or(|bits| is_set(bits, *slot))
-        })
-        .collect();
-    let total = matches.len();
+    let (total, matched) = matching(fleet, &query.filter, wanted_states, names.as_deref());
     let wanted = query.page_size + 1;
     let vm_at = |slot: Slot| table.get(slot);
-    let (order, selected): (Arc<Vec<Slot>>, Option<Vec<u64>>) = if total <= SORT_IN_PLACE_LIMIT {
-        (
-            Arc::new(sort_slots(fleet, field, matches.into_iter())),
-            None,
-        )
-    } else {
-        let everything = total == table.len();
-        let bits = (!everything).then(|| {
-            let mut bits = vec![0u64; table.capacity().div_ceil(64)];
-            for slot in &matches {
-                bits[*slot as usize / 64] |= 1 << (slot % 64);
-            }
-            bits
-        });
-        (cache.order(fleet, field), bits)
+    let (order, selected): (Arc<Vec<Slot>>, Option<Vec<u64>>) = match matched {
+        Matched::Few(slots) => (Arc::new(sort_slots(fleet, field, slots.into_iter())), None),
+        Matched::Many(bits) => (cache.order(fleet, field), bits),
     };
     let position = |cursor: &Cursor, descending: bool| {
         order.partition_point(|slot| {
