@@ -132,6 +132,7 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
         jobs.to_string(),
         shared.clone(),
         ready.clone(),
+        deadline,
     ));
     let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
     // At most 64 handshakes at once (well inside the listen backlog).
@@ -223,7 +224,10 @@ async fn run_once(args: &Args, base: &str, jobs: &str, load: &tokio::runtime::Ha
     }
     let service_drain = match watcher.await {
         Ok(Ok(at)) => (at - started).as_secs_f64(),
-        Ok(Err(error)) => panic!("direct watch: {error}"),
+        Ok(Err(error)) => {
+            problems.push(format!("direct Jobs/Watch: {error}"));
+            f64::NAN
+        }
         Err(error) => panic!("direct watch task: {error}"),
     };
     let cpu_after = cpu_seconds();

@@ -45,10 +45,11 @@ pub struct ClientEnd {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_text(socket: &mut Socket, limit: Duration) -> Result<Frame, String> {
+/// The next text frame; `Ok(None)` when nothing arrived within `limit`.
+async fn next_text(socket: &mut Socket, limit: Duration) -> Result<Option<Frame>, String> {
     loop {
         let message = match tokio::time::timeout(limit, socket.next()).await {
-            Err(_) => return Err(format!("nothing received for {limit:?}")),
+            Err(_) => return Ok(None),
             Ok(None) => return Err("connection ended".into()),
             Ok(Some(Err(error))) => return Err(format!("websocket: {error}")),
             Ok(Some(Ok(message))) => message,
@@ -56,6 +57,7 @@ async fn next_text(socket: &mut Socket, limit: Duration) -> Result<Frame, String
         match message {
             Message::Text(text) => {
                 return serde_json::from_str(text.as_str())
+                    .map(Some)
                     .map_err(|error| format!("frame ({error}): {}", text.as_str()));
             }
             Message::Close(frame) => return Err(format!("closed by the server: {frame:?}")),
@@ -93,12 +95,16 @@ pub async fn client(
     }
     loop {
         match next_text(&mut socket, Duration::from_secs(60)).await {
-            Ok(frame) if frame.r#type == "synced" => break,
-            Ok(frame) if frame.r#type == "error" => {
+            Ok(Some(frame)) if frame.r#type == "synced" => break,
+            Ok(Some(frame)) if frame.r#type == "error" => {
                 let _ = ready.send(Err("subscribe refused".into())).await;
                 return end;
             }
-            Ok(_) => {}
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let _ = ready.send(Err("no synced within 60 s".into())).await;
+                return end;
+            }
             Err(error) => {
                 let _ = ready.send(Err(error)).await;
                 return end;
@@ -111,8 +117,12 @@ pub async fn client(
     while finished < shared.expected.load(Ordering::Acquire) {
         let left = deadline.saturating_duration_since(Instant::now());
         let frame = match next_text(&mut socket, left.min(Duration::from_secs(1))).await {
-            Ok(frame) => frame,
-            Err(_) if Instant::now() < deadline => continue,
+            Ok(Some(frame)) => frame,
+            Ok(None) if Instant::now() < deadline => continue,
+            Ok(None) => {
+                end.problem = Some(format!("timed out after {finished} finished jobs"));
+                return end;
+            }
             Err(error) => {
                 end.problem = Some(format!("{error} after {finished} finished jobs"));
                 return end;
@@ -157,11 +167,12 @@ pub async fn client(
 }
 
 /// Follows every job event after `base` straight from the jobs service, storing each one's
-/// creation time; returns when `expected` jobs have finished.
+/// creation time; returns when `expected` jobs have finished (an error after `deadline`).
 pub async fn creation_times(
     jobs: String,
     shared: Arc<Shared>,
     ready: mpsc::Sender<Result<(), String>>,
+    deadline: Instant,
 ) -> Result<Instant, String> {
     let mut client = JobsClient::connect(jobs)
         .await
@@ -179,7 +190,8 @@ pub async fn creation_times(
     let mut finished = 0usize;
     while finished < shared.expected.load(Ordering::Acquire) {
         let event = match tokio::time::timeout(Duration::from_secs(1), stream.message()).await {
-            Err(_) => continue,
+            Err(_) if Instant::now() < deadline => continue,
+            Err(_) => return Err(format!("timed out after {finished} finished jobs")),
             Ok(Ok(Some(event))) => event,
             Ok(other) => return Err(format!("Watch ended: {other:?}")),
         };
