@@ -230,16 +230,25 @@ async fn list(
 }
 
 /// The chunks of an `all=true` body: the head with the first page, each further page, the
-/// tail. A task fetches and serializes the pages, one page ahead of the socket (a bounded
-/// channel of two), so inventory, serialization and sending overlap; it stops when the
-/// client goes away. A failing page ends the body early (the client sees truncated JSON
-/// and the log says why): the status was sent with the first page.
+/// tail. Two tasks overlap the work: one asks inventory for the next page as soon as the
+/// previous one arrived (its token is read from the reply's head), the other serializes
+/// the pages and hands them to the socket, each through a bounded channel of two; both stop
+/// when the client goes away. A failing page ends the body early (the client sees
+/// truncated JSON and the log says why): the status was sent with the first page.
 fn all_pages(
     upstream: Upstream,
     context: CallContext,
-    mut request: pb::ListVmsRequest,
+    request: pb::ListVmsRequest,
     first: Bytes,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let (pages, mut fetched) = mpsc::channel::<Result<Bytes, HttpError>>(2);
+    tokio::spawn(fetch_pages(
+        upstream,
+        context,
+        request,
+        first.clone(),
+        pages,
+    ));
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
         let mut page = first;
@@ -255,31 +264,66 @@ fn all_pages(
                 }
             };
             head = false;
-            let Some(next) = next else {
+            if next.is_none() {
                 if tx.send(Ok(chunk)).await.is_ok() {
                     let _ = tx.send(Ok(Bytes::from_static(b"]}"))).await;
                 }
                 return;
-            };
-            if let Some(request_page) = request.page.as_mut() {
-                request_page.page_token = next;
             }
-            let fetch = upstream.call_raw(&context, LIST_VMS, request.clone(), LIST_FIELDS);
-            let (sent, fetched) = tokio::join!(tx.send(Ok(chunk)), fetch);
-            if sent.is_err() {
+            if tx.send(Ok(chunk)).await.is_err() {
                 return;
             }
-            match fetched {
-                Ok(next_page) => page = next_page,
-                Err(error) => {
-                    tracing::warn!(%error, "the vm list stream ended early");
-                    let _ = tx.send(Err(std::io::Error::other(error))).await;
-                    return;
+            let error = match fetched.recv().await {
+                Some(Ok(next_page)) => {
+                    page = next_page;
+                    continue;
                 }
-            }
+                Some(Err(error)) => std::io::Error::other(error),
+                None => std::io::Error::other("the page fetcher stopped"),
+            };
+            tracing::warn!(%error, "the vm list stream ended early");
+            let _ = tx.send(Err(error)).await;
+            return;
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// Fetches the pages after `page` into `pages`, each as soon as the one before it arrived,
+/// until the last page, an error, or the reader going away.
+async fn fetch_pages(
+    upstream: Upstream,
+    context: CallContext,
+    mut request: pb::ListVmsRequest,
+    mut page: Bytes,
+    pages: mpsc::Sender<Result<Bytes, HttpError>>,
+) {
+    loop {
+        let next = match VmPageView::read(&page) {
+            Ok(view) => view.next_page_token.to_string(),
+            Err(error) => {
+                let _ = pages.send(Err(upstream.bad_reply(&error))).await;
+                return;
+            }
+        };
+        if next.is_empty() {
+            return;
+        }
+        if let Some(request_page) = request.page.as_mut() {
+            request_page.page_token = next;
+        }
+        let reply = upstream
+            .call_raw(&context, LIST_VMS, request.clone(), LIST_FIELDS)
+            .await;
+        let Ok(bytes) = reply else {
+            let _ = pages.send(reply).await;
+            return;
+        };
+        if pages.send(Ok(bytes.clone())).await.is_err() {
+            return;
+        }
+        page = bytes;
+    }
 }
 
 /// One page (inventory's reply bytes) as JSON text: the head first (revision, total),
