@@ -190,14 +190,19 @@ pub fn send_request(command_id: &str, data: &[u8], end: bool) -> String {
 }
 
 pub(super) fn parse_stream(el: &Element) -> Result<StreamChunk, EnvelopeError> {
-    let text: String = el
-        .text
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let data = B64
-        .decode(text.as_bytes())
-        .map_err(|_| invalid("rsp:Stream", &el.text))?;
+    // Base64 may be wrapped; most senders do not wrap, so the text is usually decoded as is.
+    let raw = el.text.as_bytes();
+    let decoded = if raw.iter().any(u8::is_ascii_whitespace) {
+        let compact: Vec<u8> = raw
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        B64.decode(compact)
+    } else {
+        B64.decode(raw)
+    };
+    let data = decoded.map_err(|_| invalid("rsp:Stream", &el.text))?;
     Ok(StreamChunk {
         name: el.attr("Name").unwrap_or_default().to_owned(),
         command_id: el.attr("CommandId").map(str::to_owned),
