@@ -80,17 +80,59 @@ fn is_word(b: u8) -> bool {
 /// How much of the script is kept for [`declared_version`].
 pub const HEAD_BYTES: usize = 64 * 1024;
 
+/// Scripts up to this size are kept whole, so that one already verified (the same
+/// bundle arrives with every call) is recognised by comparing bytes instead of hashing
+/// it again; a longer script is hashed as it streams.
+pub const KEEP_BYTES: usize = 4 * 1024 * 1024;
+
+/// How many distinct scripts [`StdinReader::finish`] remembers.
+const REMEMBERED: usize = 4;
+
+/// A script already hashed: its bytes (as hashed), hash and declared version.
+#[derive(Debug)]
+struct Known {
+    script: Vec<u8>,
+    sha256: String,
+    version: Option<String>,
+}
+
+/// The scripts hashed last, newest first.
+static KNOWN: std::sync::Mutex<Vec<std::sync::Arc<Known>>> = std::sync::Mutex::new(Vec::new());
+
+/// The hash and declared version of `script` (the exact bytes the bootstrap hashes):
+/// remembered from an earlier identical script, or computed and remembered.
+fn known(script: Vec<u8>) -> std::sync::Arc<Known> {
+    let remembered: Vec<std::sync::Arc<Known>> =
+        KNOWN.lock().map(|k| k.clone()).unwrap_or_default();
+    if let Some(hit) = remembered.into_iter().find(|k| k.script == script) {
+        return hit;
+    }
+    let entry = std::sync::Arc::new(Known {
+        sha256: sha256_hex(&script),
+        version: declared_version(&script[..script.len().min(HEAD_BYTES)]),
+        script,
+    });
+    if let Ok(mut k) = KNOWN.lock() {
+        k.insert(0, entry.clone());
+        k.truncate(REMEMBERED);
+    }
+    entry
+}
+
 /// Reads stdin as the bootstrap does: powershell.exe hands it over as `$input`, one
 /// string per line (lines end at CR LF, LF or a lone CR); the first line is the request,
 /// and the script is the other lines joined with LF plus a final LF — what gets hashed.
-/// Fed chunk by chunk, so a large bundle is hashed as it streams.
+/// Fed chunk by chunk; a script longer than [`KEEP_BYTES`] is hashed as it streams.
 #[derive(Debug)]
 pub struct StdinReader {
     pending_cr: bool,
     in_first_line: bool,
     line: Vec<u8>,
     line_limit: usize,
-    hasher: Sha256,
+    /// The script so far, while it is at most [`KEEP_BYTES`].
+    script: Vec<u8>,
+    /// Set once the script passed [`KEEP_BYTES`]: the hash of everything so far.
+    hasher: Option<Sha256>,
     last: Option<u8>,
     head: Vec<u8>,
     normalized: Vec<u8>,
@@ -105,6 +147,8 @@ pub struct Stdin {
     pub script_sha256: String,
     /// The script's first [`HEAD_BYTES`] bytes.
     pub head: Vec<u8>,
+    /// The version the script declares ([`declared_version`] of `head`).
+    pub declared_version: Option<String>,
 }
 
 impl StdinReader {
@@ -115,7 +159,8 @@ impl StdinReader {
             in_first_line: true,
             line: Vec::new(),
             line_limit,
-            hasher: Sha256::new(),
+            script: Vec::new(),
+            hasher: None,
             last: None,
             head: Vec::new(),
             normalized: Vec::new(),
@@ -124,6 +169,11 @@ impl StdinReader {
 
     /// Takes the next chunk of stdin.
     pub fn feed(&mut self, chunk: &[u8]) {
+        if !self.pending_cr && !chunk.contains(&b'\r') {
+            // Nothing to normalise (the usual LF-only stdin).
+            self.take(chunk);
+            return;
+        }
         let mut out = std::mem::take(&mut self.normalized);
         out.clear();
         for &b in chunk {
@@ -161,10 +211,20 @@ impl StdinReader {
         if bytes.is_empty() {
             return;
         }
-        self.hasher.update(bytes);
         self.last = bytes.last().copied();
         let room = HEAD_BYTES.saturating_sub(self.head.len());
         self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        match &mut self.hasher {
+            Some(hasher) => hasher.update(bytes),
+            None if self.script.len() + bytes.len() > KEEP_BYTES => {
+                let mut hasher = Sha256::new();
+                hasher.update(&self.script);
+                hasher.update(bytes);
+                self.script = Vec::new();
+                self.hasher = Some(hasher);
+            }
+            None => self.script.extend_from_slice(bytes),
+        }
     }
 
     /// Ends the stream.
@@ -173,13 +233,32 @@ impl StdinReader {
             self.pending_cr = false;
             self.take(b"\n");
         }
-        if self.last != Some(b'\n') {
-            self.hasher.update(b"\n");
-        }
+        let request_line = String::from_utf8_lossy(&self.line).into_owned();
+        let final_lf = self.last != Some(b'\n');
+        let (script_sha256, declared) = match self.hasher.take() {
+            Some(mut hasher) => {
+                if final_lf {
+                    hasher.update(b"\n");
+                }
+                (
+                    hex::encode(hasher.finalize()),
+                    declared_version(&self.head),
+                )
+            }
+            None => {
+                let mut script = std::mem::take(&mut self.script);
+                if final_lf {
+                    script.push(b'\n');
+                }
+                let known = known(script);
+                (known.sha256.clone(), known.version.clone())
+            }
+        };
         Stdin {
-            request_line: String::from_utf8_lossy(&self.line).into_owned(),
-            script_sha256: hex::encode(self.hasher.finalize()),
+            request_line,
+            script_sha256,
             head: self.head,
+            declared_version: declared,
         }
     }
 }
@@ -310,6 +389,44 @@ mod tests {
             "0123",
             "the request line is capped"
         );
+    }
+
+    #[test]
+    fn a_script_seen_before_or_too_long_to_keep_hashes_the_same() {
+        let script = b"$script:AgentVersion = '3.1.4'\nWrite-Output hi\n";
+        let mut stdin = b"{}\n".to_vec();
+        stdin.extend_from_slice(script);
+        for _ in 0..3 {
+            let s = read(&[&stdin]);
+            assert_eq!(s.script_sha256, sha256_hex(script));
+            assert_eq!(s.declared_version.as_deref(), Some("3.1.4"));
+        }
+        // Same length, one byte different: not taken for the one seen before.
+        let mut other = stdin.clone();
+        let at = other.len() - 2;
+        other[at] = b'o';
+        let mut changed = script.to_vec();
+        changed[script.len() - 2] = b'o';
+        assert_eq!(read(&[&other]).script_sha256, sha256_hex(&changed));
+        // Longer than KEEP_BYTES: hashed while it streams, in any chunking.
+        let long: Vec<u8> = b"# padding line\r\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(KEEP_BYTES + 100)
+            .collect();
+        let mut big = b"{}\n$AgentVersion = '1.0.0'\n".to_vec();
+        big.extend_from_slice(&long);
+        let expected = {
+            let mut s = b"$AgentVersion = '1.0.0'\n".to_vec();
+            s.extend(String::from_utf8_lossy(&long).replace("\r\n", "\n").bytes());
+            s.push(b'\n'); // it ends in the middle of a line
+            sha256_hex(&s)
+        };
+        let chunks: Vec<&[u8]> = big.chunks(7777).collect();
+        let s = read(&chunks);
+        assert_eq!(s.script_sha256, expected);
+        assert_eq!(s.declared_version.as_deref(), Some("1.0.0"));
     }
 
     #[test]

@@ -271,7 +271,9 @@ async fn agent(
                         error: errors::injected(f.code, &f.message, Some(op), exec::vm_of(&params)),
                     },
                     None => {
-                        let version = bootstrap::declared_version(&stdin.head)
+                        let version = stdin
+                            .declared_version
+                            .clone()
                             .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
                         let call = exec::Call {
                             host: &host,
