@@ -64,8 +64,8 @@ pub struct ProgressLine {
 }
 
 /// The result line: success with the operation's data, or failure with an error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RawResultLine", into = "RawResultLine")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawResultLine")]
 pub enum ResultLine {
     /// `{"ok":true,"data":{…}}`
     Ok {
@@ -87,6 +87,57 @@ struct RawResultLine {
     data: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<AgentError>,
+}
+
+/// [`RawResultLine`] borrowed, so that writing a result does not copy its data.
+#[derive(Serialize)]
+struct RawResultLineRef<'a> {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a AgentError>,
+}
+
+impl Serialize for ResultLine {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = match self {
+            ResultLine::Ok { data } => RawResultLineRef {
+                ok: true,
+                data: Some(data),
+                error: None,
+            },
+            ResultLine::Error { error } => RawResultLineRef {
+                ok: false,
+                data: None,
+                error: Some(error),
+            },
+        };
+        raw.serialize(serializer)
+    }
+}
+
+impl ResultLine {
+    /// The result line of a JSON object already known to be one (`type` is `result`),
+    /// taking `data` as it is instead of rebuilding it; `None` where deserialising it
+    /// would fail.
+    pub(crate) fn from_object(mut object: Map<String, Value>) -> Option<ResultLine> {
+        object.remove("type");
+        let ok = object.remove("ok")?.as_bool()?;
+        let data = match object.remove("data") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(data)) => Some(data),
+            Some(_) => return None,
+        };
+        let error = match object.remove("error") {
+            None | Some(Value::Null) => None,
+            Some(error) => Some(serde_json::from_value::<AgentError>(error).ok()?),
+        };
+        if !object.is_empty() {
+            return None;
+        }
+        ResultLine::try_from(RawResultLine { ok, data, error }).ok()
+    }
 }
 
 impl TryFrom<RawResultLine> for ResultLine {
@@ -147,4 +198,66 @@ pub enum AgentEvent {
     /// Text the agent wrote to stderr (decoded from CLIXML where needed): diagnostics,
     /// never part of the protocol.
     Stderr(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The by-hand result reading agrees with serde's for every shape of result line.
+    #[test]
+    fn result_from_object_agrees_with_deserialize() {
+        let error = OutputLine::Result(ResultLine::Error {
+            error: AgentError::new(
+                crate::agent_error::ErrorDetails::Internal(crate::agent_error::InternalDetails {
+                    exception_type: "E".to_owned(),
+                    script_stack_trace: None,
+                }),
+                "m",
+            ),
+        })
+        .to_json();
+        let error_with_data = error.replace(r#""ok":false,"#, r#""ok":false,"data":{},"#);
+        let lines = [
+            error.as_str(),
+            error_with_data.as_str(),
+            r#"{"type":"result","ok":true,"data":{"b":1,"a":[{"x":null}]}}"#,
+            r#"{"type":"result","ok":true,"data":{},"error":null}"#,
+            r#"{"type":"result","ok":true,"data":null}"#,
+            r#"{"type":"result","ok":true}"#,
+            r#"{"type":"result","ok":"yes","data":{}}"#,
+            r#"{"type":"result","ok":true,"data":[]}"#,
+            r#"{"type":"result","ok":true,"data":{},"extra":1}"#,
+            r#"{"type":"result","data":{}}"#,
+            r#"{"type":"result","ok":false,"error":{"code":"INTERNAL","message":"m","details":{"exception_type":"E","script_stack_trace":null}}}"#,
+            r#"{"type":"result","ok":false,"error":{"code":"INTERNAL"}}"#,
+            r#"{"type":"result","ok":false,"data":{},"error":{"code":"INTERNAL","message":"m","details":{"exception_type":"E","script_stack_trace":null}}}"#,
+        ];
+        let mut accepted = 0;
+        for line in lines {
+            let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line) else {
+                panic!("test line is not an object: {line}");
+            };
+            let by_serde = match serde_json::from_str::<OutputLine>(line) {
+                Ok(OutputLine::Result(result)) => Some(result),
+                _ => None,
+            };
+            let by_hand = ResultLine::from_object(object);
+            assert_eq!(by_hand, by_serde, "{line}");
+            accepted += usize::from(by_hand.is_some());
+        }
+        assert_eq!(accepted, 4, "some lines must be accepted, others refused");
+    }
+
+    #[test]
+    fn a_result_is_written_as_the_raw_line() {
+        let mut data = Map::new();
+        data.insert("z".into(), Value::from(1));
+        data.insert("a".into(), Value::from("x"));
+        let line = OutputLine::Result(ResultLine::Ok { data });
+        assert_eq!(
+            line.to_json(),
+            r#"{"type":"result","ok":true,"data":{"z":1,"a":"x"}}"#
+        );
+    }
 }

@@ -267,7 +267,15 @@ impl OutputParser {
                 errors: errors_of(error),
             }));
         }
-        let Ok(parsed) = serde_json::from_value::<OutputLine>(value) else {
+        let parsed = match value {
+            // The result carries the operation's data (an inventory can be megabytes):
+            // moved into the result, not rebuilt through serde's buffered tagged enum.
+            Value::Object(object) if is_result => {
+                ResultLine::from_object(object).map(OutputLine::Result)
+            }
+            other => serde_json::from_value::<OutputLine>(other).ok(),
+        };
+        let Some(parsed) = parsed else {
             let errors = vec![FieldError {
                 pointer: String::new(),
                 message: "matches the schema but not the output line type".to_owned(),
