@@ -90,6 +90,7 @@ pub mod fault;
 pub mod messages;
 pub mod ns;
 pub(crate) mod ntlm;
+pub(crate) mod ntlm_seal;
 pub(crate) mod ntlm_verify;
 pub mod server;
 pub mod xml;

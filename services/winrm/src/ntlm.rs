@@ -10,6 +10,7 @@ use sspi::{
 };
 
 use crate::encryption::{self, FramingError};
+use crate::ntlm_seal::{FastSeal, UnsealError};
 use crate::ntlm_verify::verify_ntlmv2;
 
 /// The NTLM message signature prefix.
@@ -33,6 +34,8 @@ pub enum AuthError {
     NoToken,
     #[error("credentials were not accepted")]
     LogonDenied,
+    #[error("ntlm unseal failed: {0}")]
+    Unseal(#[from] UnsealError),
     #[error("encrypted body framing")]
     Framing(#[from] FramingError),
     #[error("decrypted body is {actual} bytes but Length= said {declared}")]
@@ -59,9 +62,14 @@ fn identity(username: &str, password: &str) -> Result<AuthIdentity, AuthError> {
 pub(crate) enum SealingContext {
     Ntlm(Box<Ntlm>),
     Negotiate(Box<Negotiate>),
+    /// The context's keys, sealing in place ([`crate::ntlm_seal`]).
+    Fast(Box<FastSeal>),
 }
 
-fn seal_with<S: Sspi>(ctx: &mut S, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
+pub(crate) fn seal_with<S: Sspi>(
+    ctx: &mut S,
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
     let mut token = vec![0u8; NTLM_SIGNATURE_LEN];
     let mut data = plaintext.to_vec();
     let mut bufs = [
@@ -75,7 +83,11 @@ fn seal_with<S: Sspi>(ctx: &mut S, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>
     Ok((header, sealed))
 }
 
-fn unseal_with<S: Sspi>(ctx: &mut S, header: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AuthError> {
+pub(crate) fn unseal_with<S: Sspi>(
+    ctx: &mut S,
+    header: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, AuthError> {
     let mut token = header.to_vec();
     let mut data = sealed.to_vec();
     let mut bufs = [
@@ -92,6 +104,11 @@ impl SealingContext {
         let (header, sealed) = match self {
             SealingContext::Ntlm(c) => seal_with(c.as_mut(), plaintext)?,
             SealingContext::Negotiate(c) => seal_with(c.as_mut(), plaintext)?,
+            SealingContext::Fast(c) => {
+                let mut data = plaintext.to_vec();
+                let signature = c.seal(&mut data);
+                return Ok(encryption::encode(&signature, &data, plaintext.len()));
+            }
         };
         Ok(encryption::encode(&header, &sealed, plaintext.len()))
     }
@@ -102,6 +119,12 @@ impl SealingContext {
         let plain = match self {
             SealingContext::Ntlm(c) => unseal_with(c.as_mut(), &parts.header, &parts.sealed)?,
             SealingContext::Negotiate(c) => unseal_with(c.as_mut(), &parts.header, &parts.sealed)?,
+            SealingContext::Fast(c) => {
+                let mut data = parts.sealed;
+                c.unseal(&parts.header, &mut data)
+                    .map_err(AuthError::Unseal)?;
+                data
+            }
         };
         if plain.len() != parts.length {
             return Err(AuthError::LengthMismatch {
@@ -185,7 +208,10 @@ impl NtlmClient {
 
     /// The established context, for sealing.
     pub(crate) fn into_sealing(self) -> SealingContext {
-        SealingContext::Ntlm(self.ntlm)
+        match FastSeal::for_context(self.ntlm.as_ref(), true) {
+            Some(fast) => SealingContext::Fast(Box::new(fast)),
+            None => SealingContext::Ntlm(self.ntlm),
+        }
     }
 }
 
@@ -378,8 +404,14 @@ impl NtlmAcceptor {
     /// The established context, for sealing.
     pub(crate) fn into_sealing(self) -> SealingContext {
         match self.inner {
-            AcceptorInner::Ntlm(n) => SealingContext::Ntlm(n),
-            AcceptorInner::Negotiate(n) => SealingContext::Negotiate(n),
+            AcceptorInner::Ntlm(n) => match FastSeal::for_context(n.as_ref(), false) {
+                Some(fast) => SealingContext::Fast(Box::new(fast)),
+                None => SealingContext::Ntlm(n),
+            },
+            AcceptorInner::Negotiate(n) => match FastSeal::for_context(n.as_ref(), false) {
+                Some(fast) => SealingContext::Fast(Box::new(fast)),
+                None => SealingContext::Negotiate(n),
+            },
         }
     }
 }
@@ -436,6 +468,49 @@ mod tests {
             let reply = s.encrypt_body(b"reply").unwrap();
             assert_eq!(c.decrypt_body(&reply).unwrap(), b"reply");
         }
+    }
+
+    /// After a real handshake both sides seal in place, and what they write and read is
+    /// exactly what sspi's own sealing writes and reads.
+    #[test]
+    fn in_place_sealing_is_taken_and_agrees_with_sspi() {
+        let (client, acceptor, _) = handshake("vagrant", "vagrant-pw").unwrap();
+        let mut c_sspi = SealingContext::Ntlm(client.ntlm.clone());
+        let AcceptorInner::Ntlm(server) = &acceptor.inner else {
+            panic!("raw ntlm expected");
+        };
+        let mut s_sspi = SealingContext::Ntlm(server.clone());
+        let mut s_mirror = SealingContext::Ntlm(server.clone());
+        let mut c = client.into_sealing();
+        let mut s = acceptor.into_sealing();
+        assert!(
+            matches!(c, SealingContext::Fast(_)),
+            "client seals in place"
+        );
+        assert!(
+            matches!(s, SealingContext::Fast(_)),
+            "server seals in place"
+        );
+        for i in 0..3 {
+            let msg = format!("<hello n=\"{i}\"/>").repeat(100 + i);
+            let ours = c.encrypt_body(msg.as_bytes()).unwrap();
+            let theirs = c_sspi.encrypt_body(msg.as_bytes()).unwrap();
+            assert_eq!(ours, theirs, "client bodies are byte-identical");
+            assert_eq!(s_mirror.decrypt_body(&ours).unwrap(), msg.as_bytes());
+            assert_eq!(s.decrypt_body(&theirs).unwrap(), msg.as_bytes());
+            let reply = s_sspi.encrypt_body(b"reply").unwrap();
+            assert_eq!(s.encrypt_body(b"reply").unwrap(), reply);
+            assert_eq!(c.decrypt_body(&reply).unwrap(), b"reply");
+        }
+        // A body sealed out of sequence is refused.
+        let stale = c_sspi.encrypt_body(b"late").unwrap();
+        let _skipped = c_sspi.encrypt_body(b"never sent").unwrap();
+        let _ = c.encrypt_body(b"late").unwrap();
+        assert!(s.decrypt_body(&stale).is_ok());
+        assert!(matches!(
+            s.decrypt_body(&stale),
+            Err(AuthError::Unseal(UnsealError::Sequence { .. }))
+        ));
     }
 
     #[test]
