@@ -240,10 +240,7 @@ impl StdinReader {
                 if final_lf {
                     hasher.update(b"\n");
                 }
-                (
-                    hex::encode(hasher.finalize()),
-                    declared_version(&self.head),
-                )
+                (hex::encode(hasher.finalize()), declared_version(&self.head))
             }
             None => {
                 let mut script = std::mem::take(&mut self.script);
