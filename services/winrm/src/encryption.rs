@@ -49,17 +49,44 @@ pub fn is_encrypted_content_type(ct: &str) -> bool {
         && lower.contains(&PROTOCOL_SPNEGO.to_ascii_lowercase())
 }
 
+fn frame_head(plaintext_len: usize) -> String {
+    format!(
+        "--{BOUNDARY}\r\n\tContent-Type: {PROTOCOL_SPNEGO}\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={plaintext_len}\r\n--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n"
+    )
+}
+
+fn frame_tail() -> String {
+    format!("--{BOUNDARY}--\r\n")
+}
+
 /// Frames a sealed message.
 pub fn encode(header: &[u8], sealed: &[u8], plaintext_len: usize) -> Vec<u8> {
-    let head = format!(
-        "--{BOUNDARY}\r\n\tContent-Type: {PROTOCOL_SPNEGO}\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={plaintext_len}\r\n--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n"
-    );
-    let tail = format!("--{BOUNDARY}--\r\n");
+    let (head, tail) = (frame_head(plaintext_len), frame_tail());
     let mut out = Vec::with_capacity(head.len() + 4 + header.len() + sealed.len() + tail.len());
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     out.extend_from_slice(header);
     out.extend_from_slice(sealed);
+    out.extend_from_slice(tail.as_bytes());
+    out
+}
+
+/// Frames `plaintext` sealed in place, in the output itself, by `seal`, which returns
+/// the 16-byte security header: the same bytes as [`encode`] without a copy of the body.
+pub fn encode_sealed_in_place(
+    plaintext: &[u8],
+    seal: impl FnOnce(&mut [u8]) -> [u8; 16],
+) -> Vec<u8> {
+    let (head, tail) = (frame_head(plaintext.len()), frame_tail());
+    let mut out = Vec::with_capacity(head.len() + 4 + 16 + plaintext.len() + tail.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(&16u32.to_le_bytes());
+    let header_at = out.len();
+    out.extend_from_slice(&[0; 16]);
+    let body_at = out.len();
+    out.extend_from_slice(plaintext);
+    let header = seal(&mut out[body_at..]);
+    out[header_at..body_at].copy_from_slice(&header);
     out.extend_from_slice(tail.as_bytes());
     out
 }
@@ -174,6 +201,19 @@ mod tests {
         expected.extend_from_slice(&[0xAA; 16]);
         expected.extend_from_slice(b"sealed!--Encrypted Boundary--\r\n");
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn sealing_in_place_frames_like_encode() {
+        let plaintext = b"<s:Envelope>body</s:Envelope>";
+        let framed = encode_sealed_in_place(plaintext, |body| {
+            for b in body.iter_mut() {
+                *b ^= 0x5a;
+            }
+            [7; 16]
+        });
+        let sealed: Vec<u8> = plaintext.iter().map(|b| b ^ 0x5a).collect();
+        assert_eq!(framed, encode(&[7; 16], &sealed, plaintext.len()));
     }
 
     #[test]

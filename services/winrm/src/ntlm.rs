@@ -105,9 +105,9 @@ impl SealingContext {
             SealingContext::Ntlm(c) => seal_with(c.as_mut(), plaintext)?,
             SealingContext::Negotiate(c) => seal_with(c.as_mut(), plaintext)?,
             SealingContext::Fast(c) => {
-                let mut data = plaintext.to_vec();
-                let signature = c.seal(&mut data);
-                return Ok(encryption::encode(&signature, &data, plaintext.len()));
+                return Ok(encryption::encode_sealed_in_place(plaintext, |body| {
+                    c.seal(body)
+                }));
             }
         };
         Ok(encryption::encode(&header, &sealed, plaintext.len()))
