@@ -181,12 +181,18 @@ pub fn parse_command_request(
 
 /// Body of a Send request for one stdin chunk.
 pub fn send_request(command_id: &str, data: &[u8], end: bool) -> String {
-    format!(
-        r#"<rsp:Send><rsp:Stream Name="stdin" CommandId="{}"{}>{}</rsp:Stream></rsp:Send>"#,
+    // Base64 written straight into the body: a stdin chunk can be hundreds of KB.
+    let head = format!(
+        r#"<rsp:Send><rsp:Stream Name="stdin" CommandId="{}"{}>"#,
         escape(command_id),
         if end { r#" End="true""# } else { "" },
-        B64.encode(data)
-    )
+    );
+    const TAIL: &str = "</rsp:Stream></rsp:Send>";
+    let mut body = String::with_capacity(head.len() + data.len().div_ceil(3) * 4 + TAIL.len());
+    body.push_str(&head);
+    B64.encode_string(data, &mut body);
+    body.push_str(TAIL);
+    body
 }
 
 pub(super) fn parse_stream(el: &Element) -> Result<StreamChunk, EnvelopeError> {
