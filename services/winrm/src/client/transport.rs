@@ -64,6 +64,11 @@ pub(crate) struct Transport {
     permits: Semaphore,
 }
 
+/// The most a pooled connection's read buffer grows to. An idle connection keeps its
+/// buffer, and a host has one between refreshes: left to grow with 40–200 KB agent
+/// answers, that is ~100 KB per host held for nothing; bodies are read in pieces anyway.
+const READ_BUFFER_LIMIT: usize = 16 * 1024;
+
 const MAX_RESPONSE_BYTES_FLOOR: usize = 1024 * 1024;
 
 fn load_roots(config: &ClientConfig) -> Result<rustls::RootCertStore, Error> {
@@ -207,13 +212,14 @@ impl Transport {
 
     async fn open(&self) -> Result<Conn, Error> {
         let io = self.connect_io().await?;
-        let (sender, conn) =
-            http1::handshake(TokioIo::new(io))
-                .await
-                .map_err(|e| Error::Connect {
-                    endpoint: self.endpoint.clone(),
-                    source: io::Error::other(e),
-                })?;
+        let (sender, conn) = http1::Builder::new()
+            .max_buf_size(READ_BUFFER_LIMIT)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| Error::Connect {
+                endpoint: self.endpoint.clone(),
+                source: io::Error::other(e),
+            })?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });
