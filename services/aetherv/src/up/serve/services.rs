@@ -3,8 +3,12 @@
 
 use std::net::SocketAddr;
 
-use aetherv_runtime::config::{Loader, process_env};
+use std::future::Future;
+use std::pin::Pin;
+
+use aetherv_runtime::config::{Loader, ServiceConfig, process_env};
 use aetherv_runtime::display_chain;
+use aetherv_runtime::telemetry::TelemetryConfig;
 use tokio::net::TcpListener;
 
 use super::{Announcement, CONFIG, ControlArgs, FAILED, ServiceArgs, shutdown};
@@ -27,7 +31,10 @@ fn refuse(service: &str, reasons: &[String]) -> u8 {
     CONFIG
 }
 
-fn telemetry(service: &str, config: &aetherv_runtime::telemetry::TelemetryConfig) -> bool {
+/// What ends a service: SIGINT/SIGTERM, or the parent going away.
+type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn telemetry(service: &str, config: &TelemetryConfig) -> bool {
     match aetherv_runtime::telemetry::init(config) {
         Ok(()) => true,
         Err(error) => {
@@ -92,71 +99,75 @@ pub async fn remote_tasks(args: ServiceArgs) -> u8 {
     finished(NAME, outcome)
 }
 
-/// `aetherv serve inventory`.
-pub async fn inventory(args: ServiceArgs) -> u8 {
-    const NAME: &str = "inventory";
-    let config: aetherv_inventory::Config = match loader(&args).load() {
+/// Configuration → telemetry → bind → `serve`, for the services whose configuration,
+/// once it loads, is valid. `parts` reads the telemetry settings and the listen address.
+async fn serve_loaded<C, T, E, Fut>(
+    name: &str,
+    args: ServiceArgs,
+    parts: fn(&C) -> (&TelemetryConfig, SocketAddr),
+    serve: impl FnOnce(C, TcpListener, Shutdown) -> Fut,
+) -> u8
+where
+    C: ServiceConfig,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + 'static,
+{
+    let config: C = match loader(&args).load() {
         Ok(config) => config,
-        Err(error) => return refuse(NAME, &error.reasons()),
+        Err(error) => return refuse(name, &error.reasons()),
     };
-    if !telemetry(NAME, &config.telemetry) {
+    let (telemetry_config, listen) = parts(&config);
+    if !telemetry(name, telemetry_config) {
         return CONFIG;
     }
-    let Some(listener) = bind(NAME, config.server.listen, args.control).await else {
+    let Some(listener) = bind(name, listen, args.control).await else {
         return FAILED;
     };
-    let outcome = aetherv_inventory::serve(config, listener, shutdown(args.control)).await;
-    finished(NAME, outcome.map(|_| ()))
+    let outcome = serve(config, listener, shutdown(args.control)).await;
+    finished(name, outcome.map(|_| ()))
+}
+
+/// `aetherv serve inventory`.
+pub async fn inventory(args: ServiceArgs) -> u8 {
+    serve_loaded(
+        "inventory",
+        args,
+        |c: &aetherv_inventory::Config| (&c.telemetry, c.server.listen),
+        aetherv_inventory::serve,
+    )
+    .await
 }
 
 /// `aetherv serve jobs`.
 pub async fn jobs(args: ServiceArgs) -> u8 {
-    const NAME: &str = "jobs";
-    let config: aetherv_jobs::Config = match loader(&args).load() {
-        Ok(config) => config,
-        Err(error) => return refuse(NAME, &error.reasons()),
-    };
-    if !telemetry(NAME, &config.telemetry) {
-        return CONFIG;
-    }
-    let Some(listener) = bind(NAME, config.server.listen, args.control).await else {
-        return FAILED;
-    };
-    let outcome = aetherv_jobs::serve(config, listener, shutdown(args.control)).await;
-    finished(NAME, outcome.map(|_| ()))
+    serve_loaded(
+        "jobs",
+        args,
+        |c: &aetherv_jobs::Config| (&c.telemetry, c.server.listen),
+        aetherv_jobs::serve,
+    )
+    .await
 }
 
 /// `aetherv serve notifications`.
 pub async fn notifications(args: ServiceArgs) -> u8 {
-    const NAME: &str = "notifications";
-    let config: aetherv_notifications::Config = match loader(&args).load() {
-        Ok(config) => config,
-        Err(error) => return refuse(NAME, &error.reasons()),
-    };
-    if !telemetry(NAME, &config.telemetry) {
-        return CONFIG;
-    }
-    let Some(listener) = bind(NAME, config.server.listen, args.control).await else {
-        return FAILED;
-    };
-    let outcome = aetherv_notifications::serve(config, listener, shutdown(args.control)).await;
-    finished(NAME, outcome.map(|_| ()))
+    serve_loaded(
+        "notifications",
+        args,
+        |c: &aetherv_notifications::Config| (&c.telemetry, c.server.listen),
+        aetherv_notifications::serve,
+    )
+    .await
 }
 
 /// `aetherv serve gateway`: problems types cannot catch (no `dev_mode`, a malformed
 /// endpoint) start it in diagnostic mode, as `aetherv-gateway`.
 pub async fn gateway(args: ServiceArgs) -> u8 {
-    const NAME: &str = "gateway";
-    let config: aetherv_gateway::Config = match loader(&args).load() {
-        Ok(config) => config,
-        Err(error) => return refuse(NAME, &error.reasons()),
-    };
-    if !telemetry(NAME, &config.telemetry) {
-        return CONFIG;
-    }
-    let Some(listener) = bind(NAME, config.server.listen, args.control).await else {
-        return FAILED;
-    };
-    let outcome = aetherv_gateway::serve(config, listener, shutdown(args.control)).await;
-    finished(NAME, outcome)
+    serve_loaded(
+        "gateway",
+        args,
+        |c: &aetherv_gateway::Config| (&c.telemetry, c.server.listen),
+        aetherv_gateway::serve,
+    )
+    .await
 }
