@@ -59,7 +59,16 @@ async fn check(upstream: &Upstream, timeout: Duration) -> DependencyJson {
     );
     let diagnostics =
         tokio::time::timeout(timeout, diagnostics_client.get_status(GetStatusRequest {}));
-    let (health, diagnostics) = tokio::join!(health, diagnostics);
+    let (health, mut diagnostics) = tokio::join!(health, diagnostics);
+    // Asked at once, the two answers can straddle a change: a NOT_SERVING health answer
+    // beside diagnostics still saying serving. Diagnostics change before health does, so
+    // asking again now gives the reasons that go with the health answer.
+    let stale = matches!(&health, Ok(Ok(reply)) if reply.get_ref().status() != ServingStatus::Serving)
+        && matches!(&diagnostics, Ok(Ok(status)) if status.get_ref().serving);
+    if stale {
+        diagnostics =
+            tokio::time::timeout(timeout, diagnostics_client.get_status(GetStatusRequest {})).await;
+    }
     let mut reasons = Vec::new();
     let health = match health {
         Err(_) => {

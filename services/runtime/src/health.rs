@@ -113,12 +113,13 @@ impl HealthHandle {
     }
 
     async fn push(&self, state: &State) {
+        // Diagnostics first: whoever sees the new health status can then read why.
+        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = state.readiness.clone();
         let status = status_of(state.readiness.serving);
         self.reporter.set_service_status("", status).await;
         for service in &state.services {
             self.reporter.set_service_status(service, status).await;
         }
-        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = state.readiness.clone();
     }
 
     /// What is reported now.
