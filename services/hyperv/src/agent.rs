@@ -183,7 +183,7 @@ impl Error {
 /// this trait and uses `aetherv-winrm`; `aetherv-hvsim` hosts are reached the same way.
 ///
 /// Contract for implementations:
-/// - send `request.to_json_line()` followed by the agent bundle on stdin;
+/// - send [`crate::AgentBundle::stdin_for`] the request line (the request, then the packed bundle);
 /// - feed stdout to an [`crate::OutputParser`] as it arrives, forwarding each event to
 ///   `events` in order (a closed receiver is not an error: keep going without events);
 /// - return the ok result's data as [`AgentOutcome`], an ok:false result as

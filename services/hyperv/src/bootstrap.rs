@@ -1,6 +1,6 @@
 //! The bootstrap: the few hundred characters of PowerShell passed with
 //! `powershell.exe ... -EncodedCommand`. It pins the bundle's SHA-256, reads stdin (request
-//! line, then the bundle), checks the hash, dot-sources the bundle and calls
+//! line, then the packed bundle), unpacks and checks the hash, dot-sources the bundle and calls
 //! `Invoke-AetherVAgent` (template: `agent/host/bootstrap.ps1`).
 //!
 //! The pinned hash is the only 64-character lower-case hex literal of the decoded

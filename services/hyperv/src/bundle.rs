@@ -1,10 +1,14 @@
 //! The host agent bundle (`agent/host/*.ps1`), built into the crate: the scripts in their
 //! fixed order, normalised to LF line ends, concatenated, with the bundle's version and
 //! SHA-256 computed once. The bootstrap pins that hash; the bundle travels on stdin after
-//! the request line.
+//! the request line, gzip-compressed and base64-encoded on one line (compressed once).
 
 use std::sync::LazyLock;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 /// The bundle's scripts in the order they are concatenated (core first: it defines the
@@ -30,12 +34,26 @@ pub const BOOTSTRAP_TEMPLATE: &str = include_str!("../../../agent/host/bootstrap
 /// The line of `core.ps1` that carries the bundle's version.
 const VERSION_PREFIX: &str = "$script:AgentVersion = '";
 
-/// The agent bundle as it is sent: UTF-8, LF line ends only, ending with LF.
+/// The agent bundle: UTF-8, LF line ends only, ending with LF; sent packed (gzip, then
+/// base64) as the second line of stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentBundle {
     text: String,
+    packed: String,
     sha256: String,
     version: String,
+}
+
+/// gzip (best compression, no file name, time 0: the same bytes every build), then base64.
+fn pack(text: &str) -> String {
+    use std::io::Write as _;
+    let mut gzip = GzEncoder::new(Vec::with_capacity(text.len() / 3), Compression::best());
+    // Writing into a Vec cannot fail.
+    let compressed = gzip
+        .write_all(text.as_bytes())
+        .and_then(|()| gzip.finish())
+        .unwrap_or_default();
+    BASE64.encode(compressed)
 }
 
 static BUNDLE: LazyLock<AgentBundle> = LazyLock::new(|| AgentBundle::from_files(BUNDLE_FILES));
@@ -71,13 +89,14 @@ impl AgentBundle {
             .unwrap_or("0.0.0")
             .to_owned();
         AgentBundle {
+            packed: pack(&text),
             text,
             sha256,
             version,
         }
     }
 
-    /// The bundle's text, as sent after the request line.
+    /// The bundle's text: what the bootstrap unpacks, hashes and runs.
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -103,12 +122,18 @@ impl AgentBundle {
         &self.version
     }
 
-    /// stdin for one call: the request line (ending in LF) followed by the bundle.
+    /// The bundle as sent: gzip-compressed, base64-encoded, one line.
+    pub fn packed(&self) -> &str {
+        &self.packed
+    }
+
+    /// stdin for one call: the request line, then the packed bundle, each ending in LF.
     pub fn stdin_for(&self, request_line: &str) -> Vec<u8> {
-        let mut stdin = Vec::with_capacity(request_line.len() + 1 + self.text.len());
+        let mut stdin = Vec::with_capacity(request_line.len() + self.packed.len() + 2);
         stdin.extend_from_slice(request_line.trim_end_matches(['\r', '\n']).as_bytes());
         stdin.push(b'\n');
-        stdin.extend_from_slice(self.text.as_bytes());
+        stdin.extend_from_slice(self.packed.as_bytes());
+        stdin.push(b'\n');
         stdin
     }
 }
@@ -167,14 +192,39 @@ mod tests {
     }
 
     #[test]
-    fn stdin_is_the_request_line_then_the_bundle() {
+    fn stdin_is_the_request_line_then_the_packed_bundle() {
+        use std::io::Read as _;
         let bundle = AgentBundle::from_files(&[("a.ps1", "x\n")]);
         let stdin = bundle.stdin_for("{\"protocol\":1}\n");
-        assert_eq!(stdin, b"{\"protocol\":1}\n# ---- a.ps1\nx\n");
-        // What the bootstrap hashes: the lines after the first, joined with LF, plus LF.
         let text = String::from_utf8(stdin).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let rebuilt = format!("{}\n", lines[1..].join("\n"));
-        assert_eq!(rebuilt, bundle.text());
+        let lines: Vec<&str> = text.split_terminator('\n').collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0], "{\"protocol\":1}");
+        // What the bootstrap hashes: line 2 decoded from base64 and decompressed.
+        let compressed = BASE64.decode(lines[1]).unwrap_or_default();
+        let mut unpacked = String::new();
+        flate2::read::GzDecoder::new(compressed.as_slice())
+            .read_to_string(&mut unpacked)
+            .unwrap_or_default();
+        assert_eq!(unpacked, bundle.text());
+        assert_eq!(
+            hex::encode(Sha256::digest(unpacked.as_bytes())),
+            bundle.sha256()
+        );
+    }
+
+    #[test]
+    fn the_packed_bundle_is_a_quarter_of_the_text_and_the_same_every_time() {
+        let bundle = AgentBundle::builtin();
+        assert!(
+            bundle.packed().len() * 3 < bundle.len(),
+            "{} packed of {}",
+            bundle.packed().len(),
+            bundle.len()
+        );
+        assert_eq!(
+            AgentBundle::from_files(BUNDLE_FILES).packed(),
+            bundle.packed()
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! lives beside the trait, with the host agent bundle built in ([`AgentBundle`], from
 //! `agent/host/`) and the [`Bootstrap`] that runs it.
 //!
-//! One call: build an [`AgentRequest`] (validated), send `request.to_json_line()` then the
+//! One call: build an [`AgentRequest`] (validated), send `request.to_json_line()` then the packed
 //! agent bundle on stdin, feed stdout to an [`OutputParser`] as it arrives, forward its
 //! [`AgentEvent`]s, and end with the [`ResultLine`] or a [`ProtocolViolation`]:
 //!

@@ -1,11 +1,12 @@
 //! The bootstrap, emulated as ARCHITECTURE.md describes it (template:
 //! `agent/host/bootstrap.ps1`): `-EncodedCommand` carries Base64 of a UTF-16LE script
 //! that pins the SHA-256 of the agent script; stdin carries the request line, then the
-//! agent script. The simulator recognises the bootstrap by the one 64-hex-digit literal
-//! in it (the pinned hash), reads stdin to its end the way `$input` hands it to the
-//! bootstrap (lines ending at CR LF, LF or CR; the first is the request; the others
-//! joined with LF plus a final LF are the script), and compares the script's SHA-256 with
-//! the pinned one. Any other script is PowerShell the simulated host cannot run.
+//! agent script gzip-compressed and base64-encoded on one line. The simulator recognises
+//! the bootstrap by the one 64-hex-digit literal in it (the pinned hash), reads stdin to
+//! its end the way `$input` hands it to the bootstrap (lines ending at CR LF, LF or CR;
+//! the first is the request; the second, decoded and decompressed, is the script), and
+//! compares the script's SHA-256 with the pinned one. Any other script is PowerShell the
+//! simulated host cannot run.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -77,40 +78,67 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// How much of the script is kept for [`declared_version`].
+/// How much of what follows the request line is kept (for [`declared_version`] and for
+/// what a `-Command -` script says it was).
 pub const HEAD_BYTES: usize = 64 * 1024;
 
-/// Scripts up to this size are kept whole, so that one already verified (the same
-/// bundle arrives with every call) is recognised by comparing bytes instead of hashing
-/// it again; a longer script is hashed as it streams.
+/// The longest packed bundle line read; a longer one is not decoded (the hash of nothing
+/// is then compared, and fails). The real bundle packs to about 35 KB.
 pub const KEEP_BYTES: usize = 4 * 1024 * 1024;
 
-/// How many distinct scripts [`StdinReader::finish`] remembers.
+/// The most a packed bundle may decompress to (a gzip bomb stops here, and fails the hash).
+const UNPACKED_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How many distinct packed bundles [`StdinReader::finish`] remembers.
 const REMEMBERED: usize = 4;
 
-/// A script already hashed: its bytes (as hashed), hash and declared version.
+/// A packed bundle already unpacked: its line, the hash and declared version of the
+/// script it unpacks to.
 #[derive(Debug)]
 struct Known {
-    script: Vec<u8>,
+    packed: Vec<u8>,
     sha256: String,
     version: Option<String>,
 }
 
-/// The scripts hashed last, newest first.
+/// The packed bundles unpacked last, newest first.
 static KNOWN: std::sync::Mutex<Vec<std::sync::Arc<Known>>> = std::sync::Mutex::new(Vec::new());
 
-/// The hash and declared version of `script` (the exact bytes the bootstrap hashes):
-/// remembered from an earlier identical script, or computed and remembered.
-fn known(script: Vec<u8>) -> std::sync::Arc<Known> {
+/// What the bootstrap does with line 2: base64-decode it (`[Convert]::FromBase64String`
+/// skips white space), gunzip it. Anything that does not decode gives no bytes.
+fn unpack(packed: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let text: Vec<u8> = packed
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let Ok(compressed) = B64.decode(text) else {
+        return Vec::new();
+    };
+    let mut script = Vec::new();
+    let decoded = flate2::read::GzDecoder::new(compressed.as_slice())
+        .take(UNPACKED_LIMIT + 1)
+        .read_to_end(&mut script);
+    match decoded {
+        Ok(n) if (n as u64) <= UNPACKED_LIMIT => script,
+        _ => Vec::new(),
+    }
+}
+
+/// The hash and declared version of the script `packed` unpacks to: remembered from an
+/// earlier identical line (the same bundle arrives with every call), or computed.
+fn known(packed: Vec<u8>) -> std::sync::Arc<Known> {
     let remembered: Vec<std::sync::Arc<Known>> =
         KNOWN.lock().map(|k| k.clone()).unwrap_or_default();
-    if let Some(hit) = remembered.into_iter().find(|k| k.script == script) {
+    if let Some(hit) = remembered.into_iter().find(|k| k.packed == packed) {
         return hit;
     }
+    let script = unpack(&packed);
     let entry = std::sync::Arc::new(Known {
         sha256: sha256_hex(&script),
         version: declared_version(&script[..script.len().min(HEAD_BYTES)]),
-        script,
+        packed,
     });
     if let Ok(mut k) = KNOWN.lock() {
         k.insert(0, entry.clone());
@@ -120,20 +148,17 @@ fn known(script: Vec<u8>) -> std::sync::Arc<Known> {
 }
 
 /// Reads stdin as the bootstrap does: powershell.exe hands it over as `$input`, one
-/// string per line (lines end at CR LF, LF or a lone CR); the first line is the request,
-/// and the script is the other lines joined with LF plus a final LF — what gets hashed.
-/// Fed chunk by chunk; a script longer than [`KEEP_BYTES`] is hashed as it streams.
+/// string per line (lines end at CR LF, LF or a lone CR); line 1 is the request, line 2
+/// the packed bundle, which the bootstrap unpacks and hashes. Fed chunk by chunk.
 #[derive(Debug)]
 pub struct StdinReader {
     pending_cr: bool,
-    in_first_line: bool,
+    /// The line being read: 0 the request, 1 the packed bundle, 2 anything after.
+    line_index: usize,
     line: Vec<u8>,
     line_limit: usize,
-    /// The script so far, while it is at most [`KEEP_BYTES`].
-    script: Vec<u8>,
-    /// Set once the script passed [`KEEP_BYTES`]: the hash of everything so far.
-    hasher: Option<Sha256>,
-    last: Option<u8>,
+    packed: Vec<u8>,
+    packed_too_long: bool,
     head: Vec<u8>,
     normalized: Vec<u8>,
 }
@@ -143,11 +168,11 @@ pub struct StdinReader {
 pub struct Stdin {
     /// The request line (without its line end), decoded lossily.
     pub request_line: String,
-    /// SHA-256 of the script as the bootstrap rebuilds it, lower-case hex.
+    /// SHA-256 of the script as the bootstrap unpacks it, lower-case hex.
     pub script_sha256: String,
-    /// The script's first [`HEAD_BYTES`] bytes.
+    /// The first [`HEAD_BYTES`] bytes after the request line, line ends as LF.
     pub head: Vec<u8>,
-    /// The version the script declares ([`declared_version`] of `head`).
+    /// The version the unpacked script declares ([`declared_version`]).
     pub declared_version: Option<String>,
 }
 
@@ -156,12 +181,11 @@ impl StdinReader {
     pub fn new(line_limit: usize) -> StdinReader {
         StdinReader {
             pending_cr: false,
-            in_first_line: true,
+            line_index: 0,
             line: Vec::new(),
             line_limit,
-            script: Vec::new(),
-            hasher: None,
-            last: None,
+            packed: Vec::new(),
+            packed_too_long: false,
             head: Vec::new(),
             normalized: Vec::new(),
         }
@@ -195,35 +219,33 @@ impl StdinReader {
     }
 
     fn take(&mut self, mut bytes: &[u8]) {
-        if self.in_first_line {
+        if self.line_index == 0 {
             let end = bytes.iter().position(|b| *b == b'\n');
             let part = &bytes[..end.unwrap_or(bytes.len())];
             let room = self.line_limit.saturating_sub(self.line.len());
             self.line.extend_from_slice(&part[..part.len().min(room)]);
             match end {
                 Some(i) => {
-                    self.in_first_line = false;
+                    self.line_index = 1;
                     bytes = &bytes[i + 1..];
                 }
                 None => return,
             }
         }
-        if bytes.is_empty() {
-            return;
-        }
-        self.last = bytes.last().copied();
         let room = HEAD_BYTES.saturating_sub(self.head.len());
         self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        match &mut self.hasher {
-            Some(hasher) => hasher.update(bytes),
-            None if self.script.len() + bytes.len() > KEEP_BYTES => {
-                let mut hasher = Sha256::new();
-                hasher.update(&self.script);
-                hasher.update(bytes);
-                self.script = Vec::new();
-                self.hasher = Some(hasher);
+        if self.line_index == 1 {
+            let end = bytes.iter().position(|b| *b == b'\n');
+            let part = &bytes[..end.unwrap_or(bytes.len())];
+            if self.packed.len() + part.len() > KEEP_BYTES {
+                self.packed_too_long = true;
+                self.packed = Vec::new();
+            } else if !self.packed_too_long {
+                self.packed.extend_from_slice(part);
             }
-            None => self.script.extend_from_slice(bytes),
+            if end.is_some() {
+                self.line_index = 2;
+            }
         }
     }
 
@@ -234,28 +256,17 @@ impl StdinReader {
             self.take(b"\n");
         }
         let request_line = String::from_utf8_lossy(&self.line).into_owned();
-        let final_lf = self.last != Some(b'\n');
-        let (script_sha256, declared) = match self.hasher.take() {
-            Some(mut hasher) => {
-                if final_lf {
-                    hasher.update(b"\n");
-                }
-                (hex::encode(hasher.finalize()), declared_version(&self.head))
-            }
-            None => {
-                let mut script = std::mem::take(&mut self.script);
-                if final_lf {
-                    script.push(b'\n');
-                }
-                let known = known(script);
-                (known.sha256.clone(), known.version.clone())
-            }
+        let packed = if self.packed_too_long {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.packed)
         };
+        let known = known(packed);
         Stdin {
             request_line,
-            script_sha256,
+            script_sha256: known.sha256.clone(),
             head: self.head,
-            declared_version: declared,
+            declared_version: known.version.clone(),
         }
     }
 }
@@ -354,31 +365,41 @@ mod tests {
         r.finish()
     }
 
+    fn pack(script: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let compressed = gzip
+            .write_all(script)
+            .and_then(|()| gzip.finish())
+            .unwrap_or_default();
+        B64.encode(compressed).into_bytes()
+    }
+
+    fn stdin(request: &[u8], script: &[u8], line_end: &[u8]) -> Vec<u8> {
+        let mut stdin = request.to_vec();
+        stdin.extend_from_slice(line_end);
+        stdin.extend_from_slice(&pack(script));
+        stdin.extend_from_slice(line_end);
+        stdin
+    }
+
     #[test]
-    fn reads_stdin_as_powershell_input_lines() {
-        let s = read(&[b"{\"a\":1}\nline1\nline2\n"]);
-        assert_eq!(s.request_line, "{\"a\":1}");
-        assert_eq!(s.script_sha256, sha256_hex(b"line1\nline2\n"));
-        assert_eq!(s.head, b"line1\nline2\n");
-        // CR LF and lone CR end lines too; a missing final line end is added.
-        assert_eq!(
-            read(&[b"{}\r", b"\nline1\r\nline2"]).script_sha256,
-            sha256_hex(b"line1\nline2\n")
-        );
-        assert_eq!(
-            read(&[b"{}\rline1\rline2\r"]).script_sha256,
-            sha256_hex(b"line1\nline2\n")
-        );
-        assert_eq!(
-            read(&[b"{}\r\n", b"a\n\n"]).script_sha256,
-            sha256_hex(b"a\n\n")
-        );
-        let only = read(&[b"{}"]);
-        assert_eq!(
-            (only.request_line.as_str(), only.script_sha256),
-            ("{}", sha256_hex(b"\n"))
-        );
-        assert_eq!(read(&[]).script_sha256, sha256_hex(b"\n"));
+    fn reads_the_request_line_and_unpacks_the_bundle_line() {
+        let script = b"$script:AgentVersion = '3.1.4'\nWrite-Output hi\n";
+        for line_end in [&b"\n"[..], b"\r\n", b"\r"] {
+            let whole = stdin(b"{\"a\":1}", script, line_end);
+            for chunking in [whole.len(), 7, 1] {
+                let chunks: Vec<&[u8]> = whole.chunks(chunking).collect();
+                let s = read(&chunks);
+                assert_eq!(s.request_line, "{\"a\":1}");
+                assert_eq!(s.script_sha256, sha256_hex(script), "{line_end:?}");
+                assert_eq!(s.declared_version.as_deref(), Some("3.1.4"));
+            }
+        }
+        // Lines after the bundle's are not part of it.
+        let mut more = stdin(b"{}", script, b"\n");
+        more.extend_from_slice(b"# appended\n");
+        assert_eq!(read(&[&more]).script_sha256, sha256_hex(script));
         let mut r = StdinReader::new(4);
         r.feed(b"0123456789\nx\n");
         assert_eq!(
@@ -389,41 +410,35 @@ mod tests {
     }
 
     #[test]
-    fn a_script_seen_before_or_too_long_to_keep_hashes_the_same() {
-        let script = b"$script:AgentVersion = '3.1.4'\nWrite-Output hi\n";
-        let mut stdin = b"{}\n".to_vec();
-        stdin.extend_from_slice(script);
+    fn a_missing_or_broken_bundle_line_hashes_as_nothing() {
+        let nothing = sha256_hex(b"");
+        assert_eq!(read(&[]).script_sha256, nothing);
+        assert_eq!(read(&[b"{}"]).script_sha256, nothing);
+        assert_eq!(read(&[b"{}\n"]).script_sha256, nothing);
+        assert_eq!(read(&[b"{}\nnot base64!\n"]).script_sha256, nothing);
+        // Base64, but not gzip: the plain script the bootstrap no longer takes.
+        let plain = B64.encode(b"Write-Output hi\n");
+        assert_eq!(
+            read(&[format!("{{}}\n{plain}\n").as_bytes()]).script_sha256,
+            nothing
+        );
+        // Too long to keep.
+        let mut long = b"{}\n".to_vec();
+        long.extend(std::iter::repeat_n(b'A', KEEP_BYTES + 4));
+        assert_eq!(read(&[&long]).script_sha256, nothing);
+    }
+
+    #[test]
+    fn a_bundle_seen_before_hashes_the_same_and_one_byte_changed_does_not() {
+        let script = b"$AgentVersion = '1.0.0'\nWrite-Output hi\n";
+        let whole = stdin(b"{}", script, b"\n");
         for _ in 0..3 {
-            let s = read(&[&stdin]);
-            assert_eq!(s.script_sha256, sha256_hex(script));
-            assert_eq!(s.declared_version.as_deref(), Some("3.1.4"));
+            assert_eq!(read(&[&whole]).script_sha256, sha256_hex(script));
         }
-        // Same length, one byte different: not taken for the one seen before.
-        let mut other = stdin.clone();
-        let at = other.len() - 2;
-        other[at] = b'o';
         let mut changed = script.to_vec();
         changed[script.len() - 2] = b'o';
+        let other = stdin(b"{}", &changed, b"\n");
         assert_eq!(read(&[&other]).script_sha256, sha256_hex(&changed));
-        // Longer than KEEP_BYTES: hashed while it streams, in any chunking.
-        let long: Vec<u8> = b"# padding line\r\n"
-            .iter()
-            .copied()
-            .cycle()
-            .take(KEEP_BYTES + 100)
-            .collect();
-        let mut big = b"{}\n$AgentVersion = '1.0.0'\n".to_vec();
-        big.extend_from_slice(&long);
-        let expected = {
-            let mut s = b"$AgentVersion = '1.0.0'\n".to_vec();
-            s.extend(String::from_utf8_lossy(&long).replace("\r\n", "\n").bytes());
-            s.push(b'\n'); // it ends in the middle of a line
-            sha256_hex(&s)
-        };
-        let chunks: Vec<&[u8]> = big.chunks(7777).collect();
-        let s = read(&chunks);
-        assert_eq!(s.script_sha256, expected);
-        assert_eq!(s.declared_version.as_deref(), Some("1.0.0"));
     }
 
     #[test]
