@@ -1,9 +1,10 @@
 # Aether-V host agent: core (Windows PowerShell 5.1).
 #
 # The dispatcher Invoke-AetherVAgent, the table of operations, the output protocol (one
-# compact JSON object per line on stdout: log and progress lines, then exactly one result
-# line) and the helpers every operation file uses. The bootstrap dot-sources the whole
-# bundle (core, errors, params, host, inventory, power, vm, disk, nic, in that order) and
+# compact JSON object per line on stdout: log and progress lines (and event lines, from
+# inventory.watch), then exactly one result line) and the helpers every operation file
+# uses. The bootstrap dot-sources the whole bundle (core, errors, params, host, inventory,
+# watch, power, vm, disk, nic, in that order) and
 # calls Invoke-AetherVAgent with the request line. The contract is schemas/agent/ in the
 # Aether-V repository.
 #
@@ -25,6 +26,7 @@ $script:AgentOperations = [ordered]@{
     'agent.info'        = 'Invoke-AgentInfoOperation'
     'noop'              = 'Invoke-NoopOperation'
     'inventory.collect' = 'Invoke-InventoryCollectOperation'
+    'inventory.watch'   = 'Invoke-InventoryWatchOperation'
     'host.resources'    = 'Invoke-HostResourcesOperation'
     'vm.power'          = 'Invoke-VmPowerOperation'
     'vm.create'         = 'Invoke-VmCreateOperation'

@@ -6,10 +6,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use aetherv_hyperv::EventLine;
 use aetherv_hyperv::ops::inventory::InventoryCollectResult;
 use aetherv_hyperv::{Operation, ResourceCatalogue, Timestamp, Vm, VmId, VmState};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
+use crate::changes::{CHANGE_BUFFER, Fingerprint};
 use crate::clock::{SimClock, SimInstant};
 use crate::error::Error;
 use crate::knobs::{FailNext, Knobs, KnobsPatch, KnobsView, Malformed, Responsiveness};
@@ -38,6 +40,7 @@ struct HostState {
     log: Mutex<OpLog>,
     clock: Arc<SimClock>,
     endpoints: Mutex<Endpoints>,
+    changes: broadcast::Sender<EventLine>,
 }
 
 /// One simulated host. Cheap to clone; clones share everything.
@@ -66,6 +69,7 @@ impl SimHost {
                 log: Mutex::new(OpLog::default()),
                 clock,
                 endpoints: Mutex::new(Endpoints::default()),
+                changes: broadcast::Sender::new(CHANGE_BUFFER),
             }),
         }
     }
@@ -134,11 +138,46 @@ impl SimHost {
         self.inner.clock.now()
     }
 
-    /// Runs `f` on the model at the current simulated time.
+    /// Runs `f` on the model at the current simulated time. While someone watches the
+    /// host ([`SimHost::subscribe_changes`]), what `f` changed is broadcast as event lines.
     pub(crate) fn with_model<R>(&self, f: impl FnOnce(&mut HostModel, SimInstant) -> R) -> R {
         let now = self.inner.clock.now();
         let mut model = lock(&self.inner.model);
-        f(&mut model, now)
+        if self.inner.changes.receiver_count() == 0 {
+            return f(&mut model, now);
+        }
+        let before = Fingerprint::of(&model);
+        let result = f(&mut model, now);
+        let changes = before.changes_to(&Fingerprint::of(&model));
+        drop(model);
+        for change in changes {
+            // No receiver left: nobody to tell.
+            let _ = self.inner.changes.send(change);
+        }
+        result
+    }
+
+    /// Every change of the host's VMs from now on, as `inventory.watch` event lines, as
+    /// they happen (a receiver that falls behind by more than
+    /// [`CHANGE_BUFFER`] changes gets `Lagged`).
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<EventLine> {
+        self.inner.changes.subscribe()
+    }
+
+    /// How many watchers are subscribed to the host's changes (running `inventory.watch`
+    /// operations and other subscribers).
+    pub fn watchers(&self) -> usize {
+        self.inner.changes.receiver_count()
+    }
+
+    /// When the next power transition under way on the host ends, if any.
+    pub(crate) fn next_transition(&self) -> Option<SimInstant> {
+        lock(&self.inner.model).next_transition()
+    }
+
+    /// Applies the power transitions that have ended (watchers see them at once).
+    pub(crate) fn settle(&self) {
+        self.with_model(|m, now| m.settle(now));
     }
 
     pub(crate) fn log(&self) -> MutexGuard<'_, OpLog> {

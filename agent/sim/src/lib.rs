@@ -11,6 +11,7 @@
 //!   resource catalogue, power transitions on the simulated clock ([`clock`]).
 //! - [`generate`]: hosts, clusters and VMs from a seed.
 //! - [`agent`]: the process behind each WinRS command (bootstrap, request, knobs, output).
+//! - [`changes`]: what each mutation of a model did to its VMs, for `inventory.watch`.
 //! - [`SimFleet`] / [`SimHost`]: the in-process API — builder, knobs, inspection,
 //!   out-of-band changes; [`control`] serves the same over HTTP + JSON.
 //! - [`fleet_config`]: the TOML file remote-tasks reads; [`scenario`]: knobs at start.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod changes;
 pub mod clock;
 pub mod control;
 pub mod credentials;

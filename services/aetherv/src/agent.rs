@@ -88,6 +88,11 @@ fn build_request(args: &CallArgs) -> Result<AgentRequest, Failure> {
         .map_err(|e| Failure::usage(format!("invalid {operation} params: {}", chain(&e))))
 }
 
+/// An `inventory.watch` event line as the agent wrote it.
+fn event_json(event: &aetherv_hyperv::EventLine) -> String {
+    aetherv_hyperv::OutputLine::Event(event.clone()).to_json()
+}
+
 fn show(event: &AgentEvent) {
     let line = match event {
         AgentEvent::Log(log) => {
@@ -102,6 +107,7 @@ fn show(event: &AgentEvent) {
             Some(message) => format!("[{:>3}%] {}: {message}", progress.percent, progress.step),
             None => format!("[{:>3}%] {}", progress.percent, progress.step),
         },
+        AgentEvent::Change(event) => format!("[event] {}", event_json(event)),
         AgentEvent::Stderr(text) => format!("[stderr] {text}"),
     };
     let mut stderr = std::io::stderr().lock();

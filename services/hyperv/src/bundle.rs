@@ -22,6 +22,7 @@ pub const BUNDLE_FILES: &[(&str, &str)] = &[
         "inventory.ps1",
         include_str!("../../../agent/host/inventory.ps1"),
     ),
+    ("watch.ps1", include_str!("../../../agent/host/watch.ps1")),
     ("power.ps1", include_str!("../../../agent/host/power.ps1")),
     ("vm.ps1", include_str!("../../../agent/host/vm.ps1")),
     ("disk.ps1", include_str!("../../../agent/host/disk.ps1")),

@@ -82,7 +82,10 @@ pub use model::{
     VirtualSwitch, Vm, Warning,
 };
 pub use operation::{Operation, OperationParams, Params};
-pub use output::{AgentEvent, LogLevel, LogLine, OutputLine, ProgressLine, ResultLine};
+pub use output::{
+    AgentEvent, EventChange, EventLine, EventSubject, LogLevel, LogLine, OutputLine, ProgressLine,
+    ResultLine,
+};
 pub use parser::{
     DEFAULT_MAX_LINE_BYTES, EXCERPT_BYTES, OutputParser, ProtocolViolation, ViolationKind,
 };

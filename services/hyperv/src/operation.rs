@@ -10,7 +10,10 @@ use crate::agent_error::FieldError;
 use crate::model::{Disk, Nic, ResourceCatalogue, Vm};
 use crate::ops::agent::{AgentInfoParams, AgentInfoResult, NoopParams, NoopResult};
 use crate::ops::disk::{DiskCreateParams, DiskDeleteParams, DiskDeleteResult, DiskResizeParams};
-use crate::ops::inventory::{HostResourcesParams, InventoryCollectParams, InventoryCollectResult};
+use crate::ops::inventory::{
+    HostResourcesParams, InventoryCollectParams, InventoryCollectResult, InventoryWatchParams,
+    InventoryWatchResult,
+};
 use crate::ops::nic::{NicCreateParams, NicDeleteParams, NicDeleteResult, NicUpdateParams};
 use crate::ops::vm::{
     VmCreateParams, VmDeleteParams, VmDeleteResult, VmPowerParams, VmPowerResult, VmUpdateParams,
@@ -70,6 +73,8 @@ operations! {
     Noop = "noop" (NoopParams);
     /// The host and its VMs.
     InventoryCollect = "inventory.collect" (InventoryCollectParams);
+    /// Report changes on the host as they happen, for a while.
+    InventoryWatch = "inventory.watch" (InventoryWatchParams);
     /// The host's resource catalogue.
     HostResources = "host.resources" (HostResourcesParams);
     /// Change a VM's power state.
@@ -142,6 +147,7 @@ link! {
     AgentInfoParams => AgentInfo, AgentInfoResult;
     NoopParams => Noop, NoopResult;
     InventoryCollectParams => InventoryCollect, InventoryCollectResult;
+    InventoryWatchParams => InventoryWatch, InventoryWatchResult;
     HostResourcesParams => HostResources, ResourceCatalogue;
     VmPowerParams => VmPower, VmPowerResult;
     VmCreateParams => VmCreate, Vm;

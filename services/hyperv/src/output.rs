@@ -1,11 +1,13 @@
 //! The lines an agent writes to stdout (`schemas/agent/output-line.schema.json`):
-//! `log` and `progress` lines, then exactly one `result` line.
+//! `log` and `progress` lines (and `event` lines, in `inventory.watch` only), then
+//! exactly one `result` line.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::agent_error::AgentError;
+use crate::ids::VmId;
 
 /// One line of agent output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -15,6 +17,8 @@ pub enum OutputLine {
     Log(LogLine),
     /// How far the operation has got.
     Progress(ProgressLine),
+    /// A change on the host (`inventory.watch` only).
+    Event(EventLine),
     /// The outcome; the last line.
     Result(ResultLine),
 }
@@ -61,6 +65,60 @@ pub struct ProgressLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub message: Option<String>,
+}
+
+/// What an event line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSubject {
+    /// One VM (`vm_id` names it).
+    Vm,
+    /// The host as a whole: a change not tied to one VM, or changes were missed.
+    Host,
+}
+
+/// How the subject of an event line changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventChange {
+    /// It appeared.
+    Created,
+    /// Its state or settings changed.
+    Modified,
+    /// It is gone.
+    Deleted,
+}
+
+/// `{"type":"event","kind":…,"change":…,"vm_id":…}`: a change seen by `inventory.watch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventLine {
+    /// A VM or the host.
+    pub kind: EventSubject,
+    /// How it changed.
+    pub change: EventChange,
+    /// The VM (kind `vm`); None for kind `host`.
+    pub vm_id: Option<VmId>,
+}
+
+impl EventLine {
+    /// A change of one VM.
+    pub fn vm(change: EventChange, vm_id: VmId) -> EventLine {
+        EventLine {
+            kind: EventSubject::Vm,
+            change,
+            vm_id: Some(vm_id),
+        }
+    }
+
+    /// A change of the host as a whole (collect everything again).
+    pub fn host() -> EventLine {
+        EventLine {
+            kind: EventSubject::Host,
+            change: EventChange::Modified,
+            vm_id: None,
+        }
+    }
 }
 
 /// The result line: success with the operation's data, or failure with an error.
@@ -195,6 +253,8 @@ pub enum AgentEvent {
     Log(LogLine),
     /// A `progress` line.
     Progress(ProgressLine),
+    /// An `event` line: a change on the host (`inventory.watch` only).
+    Change(EventLine),
     /// Text the agent wrote to stderr (decoded from CLIXML where needed): diagnostics,
     /// never part of the protocol.
     Stderr(String),

@@ -1,5 +1,6 @@
 //! The incremental parser of an agent's stdout. Feed it bytes as they arrive (chunks may
-//! split lines and UTF-8 sequences anywhere); it yields `log` and `progress` events as
+//! split lines and UTF-8 sequences anywhere); it yields `log`, `progress` (and, for
+//! `inventory.watch`, `event`) events as
 //! their lines complete and, at the end, the result line. Any break of the protocol is a
 //! [`ProtocolViolation`] naming the host, the operation and the first 200 bytes of stdout.
 
@@ -34,6 +35,12 @@ pub enum ViolationKind {
     /// A log or progress line after the result.
     #[error("output after the result line, at line {line}")]
     OutputAfterResult {
+        /// Where.
+        line: usize,
+    },
+    /// An event line in an operation other than `inventory.watch`.
+    #[error("an event line at line {line}, outside inventory.watch")]
+    UnexpectedEvent {
         /// Where.
         line: usize,
     },
@@ -285,6 +292,10 @@ impl OutputParser {
         match parsed {
             OutputLine::Log(log) => Ok(Some(AgentEvent::Log(log))),
             OutputLine::Progress(progress) => Ok(Some(AgentEvent::Progress(progress))),
+            OutputLine::Event(event) if self.operation == Operation::InventoryWatch => {
+                Ok(Some(AgentEvent::Change(event)))
+            }
+            OutputLine::Event(_) => Err(self.violation(ViolationKind::UnexpectedEvent { line })),
             OutputLine::Result(result) => {
                 self.result = Some(result);
                 Ok(None)

@@ -38,6 +38,8 @@ schema_files!(
     "noop.result.schema.json",
     "inventory.collect.params.schema.json",
     "inventory.collect.result.schema.json",
+    "inventory.watch.params.schema.json",
+    "inventory.watch.result.schema.json",
     "host.resources.params.schema.json",
     "host.resources.result.schema.json",
     "vm.power.params.schema.json",

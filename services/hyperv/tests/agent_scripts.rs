@@ -605,6 +605,18 @@ const CMDLETS: &[(&str, &[&str])] = &[
     ("Join-Path", &["Path", "ChildPath"]),
     ("Split-Path", &["Path", "Parent"]),
     ("Start-Sleep", &["Seconds", "Milliseconds"]),
+    // CimCmdlets and the engine's event queue (inventory.watch).
+    (
+        "Register-CimIndicationEvent",
+        &["Namespace", "Query", "SourceIdentifier"],
+    ),
+    ("Wait-Event", &["SourceIdentifier", "Timeout"]),
+    ("Get-Event", &["SourceIdentifier", "EventIdentifier"]),
+    ("Remove-Event", &["SourceIdentifier", "EventIdentifier"]),
+    (
+        "Unregister-Event",
+        &["SourceIdentifier", "SubscriptionId", "Force"],
+    ),
     ("Remove-Job", &["Job", "Force"]),
     ("ConvertTo-Json", &["InputObject", "Depth", "Compress"]),
     ("ConvertFrom-Json", &["InputObject"]),

@@ -349,6 +349,8 @@ fn all_pairs() -> Vec<Pair> {
         NoopResult => result(O::Noop),
         InventoryCollectParams => params(O::InventoryCollect),
         InventoryCollectResult => result(O::InventoryCollect),
+        InventoryWatchParams => params(O::InventoryWatch),
+        InventoryWatchResult => result(O::InventoryWatch),
         HostResourcesParams => params(O::HostResources),
         ResourceCatalogue => result(O::HostResources),
         VmPowerParams => params(O::VmPower),

@@ -6,7 +6,7 @@ mod common;
 
 use aetherv_hyperv::ops::agent::{AgentInfoResult, NoopResult};
 use aetherv_hyperv::ops::disk::DiskDeleteResult;
-use aetherv_hyperv::ops::inventory::InventoryCollectResult;
+use aetherv_hyperv::ops::inventory::{InventoryCollectResult, InventoryWatchResult};
 use aetherv_hyperv::ops::nic::NicDeleteResult;
 use aetherv_hyperv::ops::vm::{VmDeleteResult, VmPowerResult};
 use aetherv_hyperv::*;
@@ -24,6 +24,7 @@ fn roundtrip_result(operation: Operation, value: &Value) -> Value {
         Operation::AgentInfo => roundtrip::<AgentInfoResult>(value),
         Operation::Noop => roundtrip::<NoopResult>(value),
         Operation::InventoryCollect => roundtrip::<InventoryCollectResult>(value),
+        Operation::InventoryWatch => roundtrip::<InventoryWatchResult>(value),
         Operation::HostResources => roundtrip::<ResourceCatalogue>(value),
         Operation::VmPower => roundtrip::<VmPowerResult>(value),
         Operation::VmCreate | Operation::VmUpdate => roundtrip::<Vm>(value),
@@ -54,6 +55,7 @@ fn every_params_instance_validates_and_round_trips() {
             Params::AgentInfo(p) => serde_json::to_value(p),
             Params::Noop(p) => serde_json::to_value(p),
             Params::InventoryCollect(p) => serde_json::to_value(p),
+            Params::InventoryWatch(p) => serde_json::to_value(p),
             Params::HostResources(p) => serde_json::to_value(p),
             Params::VmPower(p) => serde_json::to_value(p),
             Params::VmCreate(p) => serde_json::to_value(p),

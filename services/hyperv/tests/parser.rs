@@ -342,3 +342,82 @@ fn the_excerpt_is_the_first_200_bytes_even_when_the_fault_is_later() {
         "lossy decoding adds at most one replacement"
     );
 }
+
+fn event(kind: &str, change: &str, vm_id: Value) -> String {
+    line(json!({"type": "event", "kind": kind, "change": change, "vm_id": vm_id}))
+}
+
+const WATCHED_VM: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+#[test]
+fn event_lines_of_a_watch_are_events_in_order() {
+    let stream = [
+        log("info", "watching"),
+        event("vm", "created", json!(WATCHED_VM)),
+        event("vm", "modified", json!(WATCHED_VM)),
+        event("host", "modified", Value::Null),
+        event("vm", "deleted", json!(WATCHED_VM)),
+        ok(json!({"events": 4, "watched_seconds": 2})),
+    ]
+    .concat();
+    let (events, result) = run(Operation::InventoryWatch, &[stream.as_bytes()], Some(0)).unwrap();
+    let vm = VmId::parse(WATCHED_VM).unwrap();
+    let changes: Vec<EventLine> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            AgentEvent::Change(line) => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            EventLine::vm(EventChange::Created, vm),
+            EventLine::vm(EventChange::Modified, vm),
+            EventLine::host(),
+            EventLine::vm(EventChange::Deleted, vm),
+        ]
+    );
+    let ResultLine::Ok { data } = result else {
+        panic!("not ok")
+    };
+    let typed: aetherv_hyperv::ops::inventory::InventoryWatchResult =
+        serde_json::from_value(data.into()).unwrap();
+    assert_eq!(typed.events, 4);
+}
+
+#[test]
+fn an_event_line_outside_a_watch_is_a_violation() {
+    let stream = [event("vm", "modified", json!(WATCHED_VM)), noop_ok()].concat();
+    assert_eq!(
+        violation(Operation::Noop, stream.as_bytes(), Some(0)).kind,
+        ViolationKind::UnexpectedEvent { line: 1 }
+    );
+}
+
+#[test]
+fn malformed_event_lines_are_refused() {
+    for bad in [
+        // A VM event needs its id; a host event has none.
+        event("vm", "modified", Value::Null),
+        event("host", "modified", json!(WATCHED_VM)),
+        event("vm", "renamed", json!(WATCHED_VM)),
+        event("cluster", "modified", Value::Null),
+        event(
+            "vm",
+            "modified",
+            json!("0F8FAD5B-D9CB-469F-A165-70867728950E"),
+        ),
+        line(json!({"type": "event", "kind": "vm", "change": "modified"})),
+        line(
+            json!({"type": "event", "kind": "vm", "change": "modified", "vm_id": WATCHED_VM, "x": 1}),
+        ),
+    ] {
+        let stream = [bad.clone(), ok(json!({"events": 1, "watched_seconds": 1}))].concat();
+        let kind = violation(Operation::InventoryWatch, stream.as_bytes(), Some(0)).kind;
+        assert!(
+            matches!(kind, ViolationKind::InvalidEnvelope { line: 1, .. }),
+            "{bad}: {kind:?}"
+        );
+    }
+}

@@ -209,6 +209,8 @@ impl RemoteTasks {
                     percent: progress.percent,
                     message: progress.message,
                 }),
+                // Only inventory.watch writes host events; jobs never runs it.
+                Some(pb::run_event::Event::HostEvent(_)) => {}
                 Some(pb::run_event::Event::Result(result)) => {
                     if !result.ok {
                         return Err(RunError::Failed(task_error(&host, operation, result.error)));

@@ -38,11 +38,14 @@
 //! | `limits.global_in_flight` | `64` | operations running at once, all hosts |
 //! | `limits.per_host_in_flight` | `4` | operations running at once on one host (a limit above the one enclosing it is capped by it; Metrics shows the limits in force) |
 //! | `limits.per_host_queue_capacity` | `256` | tasks waiting for one host; more → RESOURCE_EXHAUSTED |
-//! | `limits.<category>.in_flight` | inventory 64, control 32, io 16, deploy 16 | operations of the category running at once |
-//! | `limits.<category>.per_host_in_flight` | inventory 2, control 4, io 1, deploy 1 | of the category on one host |
-//! | `limits.<category>.queue_capacity` | inventory 4096, control 2048, io 1024, deploy 1024 | waiting tasks; more → RESOURCE_EXHAUSTED |
-//! | `limits.<category>.default_timeout` | inventory 1m, control 5m, io 30m, deploy 10m | run timeout when the request names none |
-//! | `limits.<category>.max_timeout` | inventory 5m, control 30m, io 4h, deploy 1h | longest run timeout a request may ask for |
+//! | `limits.<category>.in_flight` | inventory 64, control 32, io 16, deploy 16, watch 10000 | operations of the category running at once |
+//! | `limits.<category>.per_host_in_flight` | inventory 2, control 4, io 1, deploy 1, watch 1 | of the category on one host |
+//! | `limits.<category>.queue_capacity` | inventory 4096, control 2048, io 1024, deploy 1024, watch 10000 | waiting tasks; more → RESOURCE_EXHAUSTED |
+//! | `limits.<category>.default_timeout` | inventory 1m, control 5m, io 30m, deploy 10m, watch 10m | run timeout when the request names none |
+//! | `limits.<category>.max_timeout` | inventory 5m, control 30m, io 4h, deploy 1h, watch 2h | longest run timeout a request may ask for |
+//!
+//! The `watch` category (`inventory.watch`, and only it) is not counted against
+//! `global_in_flight` nor `per_host_in_flight`: a watch runs on every host for minutes.
 //!
 //! Keys of `[remote_tasks.winrm]` left unset take the hosts file's `[winrm]` values.
 //! An invalid configuration does not stop the process: it serves `grpc.health.v1`

@@ -126,6 +126,7 @@ async fn log_and_progress_lines_arrive_in_order_before_the_result() {
             Some(Event::Started(_)) => "started",
             Some(Event::Log(_)) => "log",
             Some(Event::Progress(_)) => "progress",
+            Some(Event::HostEvent(_)) => "host_event",
             Some(Event::Result(_)) => "result",
             None => "none",
         })
@@ -317,7 +318,7 @@ async fn list_hosts_and_metrics_describe_the_fleet_and_the_work() {
     };
     assert_eq!(metrics.in_flight, 0);
     let categories: Vec<i32> = metrics.categories.iter().map(|c| c.category).collect();
-    assert_eq!(categories, [1, 2, 3, 4]);
+    assert_eq!(categories, [1, 2, 3, 4, 5]);
     let inventory = &metrics.categories[0];
     assert_eq!((inventory.completed, inventory.failed), (1, 0));
     assert_eq!(inventory.latency.as_ref().map(|l| l.samples), Some(1));
@@ -350,6 +351,15 @@ async fn list_hosts_and_metrics_describe_the_fleet_and_the_work() {
         limits.categories[2].per_host_in_flight, 1,
         "io: one per host"
     );
-    assert_eq!(limits.categories.len(), 4);
+    assert_eq!(limits.categories.len(), 5);
+    // The watch category is outside the global limit: its own limits are in force.
+    assert_eq!(
+        (
+            limits.categories[4].in_flight,
+            limits.categories[4].per_host_in_flight
+        ),
+        (10_000, 1),
+        "watch: one per host, not capped by the global limit"
+    );
     service.stop().await;
 }

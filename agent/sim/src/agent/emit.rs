@@ -2,7 +2,7 @@
 //! PowerShell writes), `log` and `progress` as the work happens, then the `result` — or,
 //! when the malformed-output knob says so, a broken version of it.
 
-use aetherv_hyperv::{LogLevel, LogLine, OutputLine, ProgressLine, ResultLine};
+use aetherv_hyperv::{EventLine, LogLevel, LogLine, OutputLine, ProgressLine, ResultLine};
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -55,6 +55,11 @@ impl Emitter {
             message,
         });
         self.line(&line.to_json()).await;
+    }
+
+    /// An `event` line (`inventory.watch`).
+    pub async fn event(&self, event: EventLine) {
+        self.line(&OutputLine::Event(event).to_json()).await;
     }
 
     /// The `result` line, broken as `malformed` says.

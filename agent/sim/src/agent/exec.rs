@@ -1,8 +1,11 @@
 //! Runs one agent operation on a host's model, writing `log`/`progress` lines as the work
 //! happens and taking the simulated time Hyper-V would take.
 //!
-//! Three shapes of work:
+//! Four shapes of work:
 //! - reads (`agent.info`, `noop`, `inventory.collect`, `host.resources`) answer at once;
+//! - `inventory.watch` writes an `event` line for every change of the host's VMs as it
+//!   happens (any mutation of the model: other operations, the control API, power
+//!   transitions ending) and answers after `seconds` of real time;
 //! - configuration changes are checked on a copy of the model first (a refusal answers at
 //!   once), then take their time, then apply — so an interrupted change changes nothing;
 //! - `vm.power` begins the transition at once (the VM shows the transitional state) and
@@ -16,10 +19,12 @@ use std::time::Duration;
 
 use aetherv_hyperv::ops::agent::{AgentInfoResult, NoopResult};
 use aetherv_hyperv::ops::disk::DiskCreateParams;
+use aetherv_hyperv::ops::inventory::{InventoryWatchParams, InventoryWatchResult};
 use aetherv_hyperv::ops::vm::{VmPowerParams, VmPowerResult};
-use aetherv_hyperv::{AgentError, Operation, Params, Timestamp, VmId};
+use aetherv_hyperv::{AgentError, EventLine, Operation, Params, Timestamp, VmId};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::emit::Emitter;
@@ -137,6 +142,7 @@ pub async fn execute(call: &Call<'_>, params: Params) -> Result<Map<String, Valu
                 .await;
             to_map(inventory)
         }
+        Params::InventoryWatch(p) => to_map(watch(call, &p).await?),
         Params::HostResources(_) => to_map(host.resources()),
         Params::VmPower(p) => to_map(vm_power(call, &p).await?),
         Params::VmCreate(p) => {
@@ -254,6 +260,54 @@ pub async fn execute(call: &Call<'_>, params: Params) -> Result<Map<String, Valu
             )
         }
     }
+}
+
+/// `inventory.watch`: event lines as the model changes, until `seconds` (real time) have
+/// passed; Ctrl+C answers CANCELLED. Power transitions that end while watching are
+/// applied when they end, so their new state is reported then.
+async fn watch(
+    call: &Call<'_>,
+    p: &InventoryWatchParams,
+) -> Result<InventoryWatchResult, AgentError> {
+    let host = call.host;
+    let seconds = p.seconds_or_default();
+    let mut changes = host.subscribe_changes();
+    let started = tokio::time::Instant::now();
+    let until = started + Duration::from_secs(seconds.into());
+    call.out
+        .info(format!("watching for changes for {seconds} seconds"))
+        .await;
+    let mut events: u64 = 0;
+    loop {
+        let next_transition = host.next_transition();
+        let settle = async {
+            match next_transition {
+                Some(at) => host.clock().sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => break,
+            () = call.cancel.cancelled() => {
+                return Err(errors::cancelled(Some("watch"), "the watch was stopped"));
+            }
+            received = changes.recv() => {
+                let line = match received {
+                    Ok(line) => line,
+                    // Changes were missed: the whole host must be collected again.
+                    Err(RecvError::Lagged(_)) => EventLine::host(),
+                    Err(RecvError::Closed) => break,
+                };
+                call.out.event(line).await;
+                events += 1;
+            }
+            () = settle => host.settle(),
+        }
+    }
+    Ok(InventoryWatchResult {
+        events,
+        watched_seconds: started.elapsed().as_secs(),
+    })
 }
 
 fn agent_info(call: &Call<'_>) -> AgentInfoResult {

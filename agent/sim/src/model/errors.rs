@@ -250,6 +250,7 @@ pub fn cmdlet_of(operation: Operation) -> &'static str {
         Operation::AgentInfo => "Get-CimInstance",
         Operation::Noop => "Invoke-AetherVAgent",
         Operation::InventoryCollect => "Get-VM",
+        Operation::InventoryWatch => "Register-CimIndicationEvent",
         Operation::HostResources => "Get-Volume",
         Operation::VmPower => "Start-VM",
         Operation::VmCreate => "New-VM",

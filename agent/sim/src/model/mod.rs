@@ -181,6 +181,19 @@ impl HostModel {
         self.files.values()
     }
 
+    /// The file at `path` (any case).
+    pub fn file(&self, path: &str) -> Option<&VhdFile> {
+        self.files.get(&key(path))
+    }
+
+    /// When the next power transition under way ends, if any.
+    pub fn next_transition(&self) -> Option<SimInstant> {
+        self.vms
+            .iter()
+            .filter_map(|v| v.transition.map(|t| t.at))
+            .min()
+    }
+
     /// The virtual switches.
     pub fn switches(&self) -> &[VirtualSwitch] {
         &self.switches

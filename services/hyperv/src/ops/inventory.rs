@@ -58,3 +58,40 @@ pub struct HostInventory {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostResourcesParams {}
+
+/// The watch length when `inventory.watch` params name none.
+pub const DEFAULT_WATCH_SECONDS: u32 = 300;
+
+/// Params of `inventory.watch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryWatchParams {
+    /// How long to watch, 1–3600 seconds; None for the agent's default (300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u32")]
+    pub seconds: Option<u32>,
+}
+
+impl InventoryWatchParams {
+    /// A watch of `seconds`.
+    pub fn for_seconds(seconds: u32) -> InventoryWatchParams {
+        InventoryWatchParams {
+            seconds: Some(seconds),
+        }
+    }
+
+    /// The length asked for, or the default.
+    pub fn seconds_or_default(&self) -> u32 {
+        self.seconds.unwrap_or(DEFAULT_WATCH_SECONDS)
+    }
+}
+
+/// Result of `inventory.watch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryWatchResult {
+    /// Event lines written.
+    pub events: u64,
+    /// Whole seconds watched.
+    pub watched_seconds: u64,
+}

@@ -2,7 +2,9 @@
 
 use aetherv_hyperv::ops::agent::{AgentInfoParams, NoopParams};
 use aetherv_hyperv::ops::disk::{DiskCreateParams, DiskDeleteParams, DiskResizeParams};
-use aetherv_hyperv::ops::inventory::{HostResourcesParams, InventoryCollectParams};
+use aetherv_hyperv::ops::inventory::{
+    HostResourcesParams, InventoryCollectParams, InventoryWatchParams,
+};
 use aetherv_hyperv::ops::nic::{NicCreateParams, NicDeleteParams, NicUpdateParams};
 use aetherv_hyperv::ops::vm::{VmCreateParams, VmDeleteParams, VmPowerParams, VmUpdateParams};
 use aetherv_hyperv::*;
@@ -88,6 +90,16 @@ pub fn params_instances() -> Vec<(Operation, &'static str, Value)> {
             Operation::InventoryCollect,
             "minimal",
             to(&InventoryCollectParams::default()),
+        ),
+        (
+            Operation::InventoryWatch,
+            "full",
+            to(&InventoryWatchParams::for_seconds(3600)),
+        ),
+        (
+            Operation::InventoryWatch,
+            "minimal",
+            to(&InventoryWatchParams::default()),
         ),
         (
             Operation::HostResources,

@@ -44,6 +44,14 @@ pub fn result_instances() -> Vec<(Operation, &'static str, Value)> {
             "minimal",
             to(&minimal_inventory()),
         ),
+        (
+            Operation::InventoryWatch,
+            "full",
+            to(&aetherv_hyperv::ops::inventory::InventoryWatchResult {
+                events: 12,
+                watched_seconds: 300,
+            }),
+        ),
         (Operation::HostResources, "full", to(&full_catalogue())),
         (
             Operation::HostResources,

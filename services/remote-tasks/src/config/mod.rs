@@ -153,6 +153,8 @@ pub struct LimitsConfig {
     pub io: CategoryConfig,
     /// Agent installation.
     pub deploy: CategoryConfig,
+    /// Host watches (`inventory.watch`): outside the global and per-host limits.
+    pub watch: CategoryConfig,
 }
 
 /// The limits of one category (`[remote_tasks.limits.<category>]`).
@@ -200,6 +202,9 @@ impl Default for LimitsConfig {
             control: category(32, 4, 2048, 5 * MINUTE, 30 * MINUTE),
             io: category(16, 1, 1024, 30 * MINUTE, 240 * MINUTE),
             deploy: category(16, 1, 1024, 10 * MINUTE, 60 * MINUTE),
+            // One watch per host on fleets of thousands of hosts; a watch lasts up to an
+            // hour (the agent's limit) plus the time to end it.
+            watch: category(10_000, 1, 10_000, 10 * MINUTE, 120 * MINUTE),
         }
     }
 }
@@ -251,6 +256,7 @@ impl Config {
             Category::Control => &mut self.limits.control,
             Category::Io => &mut self.limits.io,
             Category::Deploy => &mut self.limits.deploy,
+            Category::Watch => &mut self.limits.watch,
         }
     }
 }

@@ -142,6 +142,7 @@ fn limits(config: &Config, issues: &mut Issues) {
         ("control", &limits.control),
         ("io", &limits.io),
         ("deploy", &limits.deploy),
+        ("watch", &limits.watch),
     ];
     for (name, category) in categories {
         category_limits(name, category, issues);

@@ -17,15 +17,19 @@ pub enum Category {
     Io,
     /// Agent bundle installation.
     Deploy,
+    /// Long-running watches of a host (`inventory.watch`): own per-host limit and
+    /// timeout, outside the global and per-host in-flight limits the others share.
+    Watch,
 }
 
 impl Category {
     /// Every category, in the proto enum's order.
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Inventory,
         Category::Control,
         Category::Io,
         Category::Deploy,
+        Category::Watch,
     ];
 
     /// Position in [`Category::ALL`] (for per-category arrays).
@@ -35,6 +39,7 @@ impl Category {
             Category::Control => 1,
             Category::Io => 2,
             Category::Deploy => 3,
+            Category::Watch => 4,
         }
     }
 
@@ -45,7 +50,14 @@ impl Category {
             Category::Control => "control",
             Category::Io => "io",
             Category::Deploy => "deploy",
+            Category::Watch => "watch",
         }
+    }
+
+    /// Whether the category counts against the global and per-host in-flight limits (all
+    /// but `watch`: a watch runs for minutes on every host and would starve the rest).
+    pub fn shares_host_limits(self) -> bool {
+        self != Category::Watch
     }
 }
 
@@ -57,7 +69,7 @@ impl fmt::Display for Category {
 
 /// One value per category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PerCategory<T>(pub [T; 4]);
+pub struct PerCategory<T>(pub [T; 5]);
 
 impl<T> PerCategory<T> {
     /// The value of `category`.

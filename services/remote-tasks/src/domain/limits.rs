@@ -74,7 +74,7 @@ mod tests {
             global_in_flight: 4,
             per_host_in_flight: 2,
             per_host_queue_capacity: 8,
-            categories: PerCategory([category; 4]),
+            categories: PerCategory([category; 5]),
         }
     }
 

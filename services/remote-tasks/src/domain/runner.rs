@@ -260,6 +260,7 @@ fn forward(emitter: &mut Emitter, event: AgentEvent) {
     let kind = match event {
         AgentEvent::Log(line) => EventKind::from_log(line),
         AgentEvent::Progress(line) => EventKind::Progress(line),
+        AgentEvent::Change(line) => EventKind::HostEvent(line),
         AgentEvent::Stderr(text) => EventKind::Log {
             level: LogLevel::Debug,
             message: text,

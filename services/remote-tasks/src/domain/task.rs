@@ -60,6 +60,8 @@ pub enum EventKind {
     },
     /// A progress line from the agent.
     Progress(ProgressLine),
+    /// A change on the host (`inventory.watch`'s event lines).
+    HostEvent(aetherv_hyperv::EventLine),
     /// The end.
     Finished(TaskResult),
 }

@@ -21,6 +21,7 @@ pub fn category(category: Category) -> pb::Category {
         Category::Control => pb::Category::Control,
         Category::Io => pb::Category::Io,
         Category::Deploy => pb::Category::Deploy,
+        Category::Watch => pb::Category::Watch,
     }
 }
 
@@ -48,6 +49,7 @@ pub fn event(event: TaskEvent) -> pb::RunEvent {
             percent: u32::from(line.percent),
             message: line.message.unwrap_or_default(),
         }),
+        EventKind::HostEvent(line) => Event::HostEvent(host_event(&line)),
         EventKind::Finished(result) => Event::Result(task_result(result)),
     };
     pb::RunEvent {
@@ -55,6 +57,24 @@ pub fn event(event: TaskEvent) -> pb::RunEvent {
         sequence: event.sequence,
         time: Some(event.time.into()),
         event: Some(kind),
+    }
+}
+
+fn host_event(line: &aetherv_hyperv::EventLine) -> pb::HostEvent {
+    use aetherv_hyperv::{EventChange, EventSubject};
+    pb::HostEvent {
+        kind: match line.kind {
+            EventSubject::Vm => "vm",
+            EventSubject::Host => "host",
+        }
+        .to_owned(),
+        change: match line.change {
+            EventChange::Created => "created",
+            EventChange::Modified => "modified",
+            EventChange::Deleted => "deleted",
+        }
+        .to_owned(),
+        vm_id: line.vm_id.map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 

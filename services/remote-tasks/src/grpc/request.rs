@@ -21,8 +21,9 @@ pub fn category(value: i32) -> Result<Category, String> {
         Ok(pb::Category::Control) => Ok(Category::Control),
         Ok(pb::Category::Io) => Ok(Category::Io),
         Ok(pb::Category::Deploy) => Ok(Category::Deploy),
+        Ok(pb::Category::Watch) => Ok(Category::Watch),
         Ok(pb::Category::Unspecified) => {
-            Err("is required: one of CATEGORY_INVENTORY, CATEGORY_CONTROL, CATEGORY_IO, CATEGORY_DEPLOY".to_string())
+            Err("is required: one of CATEGORY_INVENTORY, CATEGORY_CONTROL, CATEGORY_IO, CATEGORY_DEPLOY, CATEGORY_WATCH".to_string())
         }
         Err(_) => Err(format!("unknown category value {value}")),
     }
@@ -73,6 +74,17 @@ pub fn run_input(request: pb::RunRequest, deadline: Option<Instant>) -> Result<R
             .map_err(|error| problems.push(("correlation_id", error.reason.to_string())))
             .ok()
     };
+    // A watch runs outside the limits the other categories share: only inventory.watch
+    // may run there, and inventory.watch only there.
+    if let (Some(operation), Some(category)) = (operation, category)
+        && (operation == Operation::InventoryWatch) != (category == Category::Watch)
+    {
+        problems.push((
+            "category",
+            "inventory.watch runs in CATEGORY_WATCH, and CATEGORY_WATCH runs only inventory.watch"
+                .to_string(),
+        ));
+    }
     match (host, operation, params, category) {
         (Some(host), Some(operation), Some(params), Some(category)) if problems.is_empty() => {
             Ok(RunInput {

@@ -213,16 +213,23 @@ impl Config {
             Category::Control => &self.limits.control,
             Category::Io => &self.limits.io,
             Category::Deploy => &self.limits.deploy,
+            Category::Watch => &self.limits.watch,
         }
     }
 
     /// The limits in force: a limit above the one enclosing it is capped by it (a host
     /// cannot run more than the global limit, a category on a host more than the host).
+    /// The watch category is outside the global and per-host limits: only its own apply.
     pub fn domain_limits(&self) -> Limits {
         let global = self.limits.global_in_flight;
         let per_host = self.limits.per_host_in_flight.min(global);
         let limit = |category: Category| {
             let config = self.category(category);
+            let (global, per_host) = if category.shares_host_limits() {
+                (global, per_host)
+            } else {
+                (u32::MAX, u32::MAX)
+            };
             CategoryLimit {
                 in_flight: config.in_flight.min(global),
                 per_host_in_flight: config

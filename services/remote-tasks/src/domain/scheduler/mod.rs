@@ -1,7 +1,9 @@
 //! Admission and slot accounting: which queued task may start now.
 //!
 //! A task needs four slots at once: a global one, one of its host, one of its category,
-//! and one of its category on its host (io: 1 per host). All four are taken together under
+//! and one of its category on its host (io: 1 per host). Watch tasks (`inventory.watch`,
+//! running for minutes on every host) take only the last two: they are outside the global
+//! and per-host limits, which count the other categories only. All four are taken together under
 //! one lock or not at all, so no task ever holds some slots while waiting for others: no
 //! deadlock is possible. Slots come back when the [`SlotGuard`] is dropped.
 //!
@@ -51,7 +53,7 @@ pub enum Rejection {
 /// Running and waiting counts of one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostLoad {
-    /// Running, all categories.
+    /// Running, all categories but watch.
     pub running: u32,
     /// Waiting, all categories.
     pub waiting: u32,
@@ -233,13 +235,18 @@ impl Scheduler {
     ) -> Vec<(oneshot::Sender<SlotGuard>, SlotGuard)> {
         let limits = state.limits;
         let mut reserved_hosts: HashSet<HostId> = HashSet::new();
-        let mut reserved_categories = PerCategory([false; 4]);
+        let mut reserved_categories = PerCategory([false; 5]);
         let mut starting = Vec::new();
+        let watches_waiting = state.categories.get(Category::Watch).waiting > 0;
         for (seq, waiter) in state.waiting.iter_mut() {
-            if state.running >= limits.global_in_flight {
+            let category = waiter.category;
+            let shares = category.shares_host_limits();
+            if shares && state.running >= limits.global_in_flight {
+                if watches_waiting {
+                    continue;
+                }
                 break;
             }
-            let category = waiter.category;
             let category_limit = limits.category(category);
             // Every waiter's host has an entry (submit creates it).
             let Some(host_load) = state.hosts.get_mut(&waiter.host) else {
@@ -249,11 +256,11 @@ impl Scheduler {
                 // Behind a task of the same host and category: they go in arrival order.
                 continue;
             }
-            let host_full = host_load.running >= limits.per_host_in_flight;
+            let host_full = shares && host_load.running >= limits.per_host_in_flight;
             let category_load = state.categories.get_mut(category);
             let category_full = category_load.running >= category_limit.in_flight;
-            let reserved =
-                reserved_hosts.contains(&waiter.host) || *reserved_categories.get(category);
+            let reserved = (shares && reserved_hosts.contains(&waiter.host))
+                || *reserved_categories.get(category);
             if host_full || category_full || reserved {
                 waiter.seen_host_full |= host_full;
                 waiter.seen_category_full |= category_full;
@@ -263,11 +270,13 @@ impl Scheduler {
                 }
                 continue;
             }
-            state.running += 1;
             category_load.waiting -= 1;
             category_load.running += 1;
             host_load.waiting -= 1;
-            host_load.running += 1;
+            if shares {
+                state.running += 1;
+                host_load.running += 1;
+            }
             *host_load.running_by_category.get_mut(category) += 1;
             starting.push(*seq);
         }
@@ -288,11 +297,16 @@ impl Scheduler {
     fn release(self: &Arc<Self>, host: &HostId, category: Category) {
         let grants = {
             let mut state = self.lock();
-            state.running = state.running.saturating_sub(1);
+            let shares = category.shares_host_limits();
+            if shares {
+                state.running = state.running.saturating_sub(1);
+            }
             let category_load = state.categories.get_mut(category);
             category_load.running = category_load.running.saturating_sub(1);
             if let Some(load) = state.hosts.get_mut(host) {
-                load.running = load.running.saturating_sub(1);
+                if shares {
+                    load.running = load.running.saturating_sub(1);
+                }
                 let by_category = load.running_by_category.get_mut(category);
                 *by_category = by_category.saturating_sub(1);
             }

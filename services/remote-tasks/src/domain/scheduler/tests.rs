@@ -16,7 +16,7 @@ fn limits(global: u32, per_host: u32) -> Limits {
         default_timeout: Duration::from_secs(60),
         max_timeout: Duration::from_secs(600),
     };
-    let mut categories = PerCategory([category; 4]);
+    let mut categories = PerCategory([category; 5]);
     categories.get_mut(Category::Io).per_host_in_flight = 1;
     Limits {
         global_in_flight: global,
@@ -190,4 +190,74 @@ fn a_task_held_back_only_by_its_host_lets_its_category_run_elsewhere() {
     assert!(b_guard.is_some() && c_guard.is_some());
     let mut d = submit(&scheduler, "d", Category::Control);
     assert!(d.try_granted().is_none(), "control is full (2)");
+}
+
+#[test]
+fn watches_take_no_global_or_host_slot_and_run_one_per_host() {
+    let mut limits = limits(1, 1);
+    limits
+        .categories
+        .get_mut(Category::Watch)
+        .per_host_in_flight = 1;
+    let scheduler = Scheduler::new(limits, []);
+    // The only global slot, on host a.
+    let mut control = submit(&scheduler, "a", Category::Control);
+    let control_guard = control.try_granted();
+    assert!(control_guard.is_some());
+    // Watches of a and b start anyway: neither the global nor a's host slot is theirs.
+    let mut watch_a = submit(&scheduler, "a", Category::Watch);
+    let mut watch_b = submit(&scheduler, "b", Category::Watch);
+    let guard_a = watch_a.try_granted();
+    let guard_b = watch_b.try_granted();
+    assert!(guard_a.is_some() && guard_b.is_some());
+    let load = scheduler.load();
+    assert_eq!(load.running, 1, "watches are not in the global count");
+    assert_eq!(load.hosts[&host("a")].running, 1);
+    assert_eq!(
+        *load.hosts[&host("a")]
+            .running_by_category
+            .get(Category::Watch),
+        1
+    );
+    // A second watch of a waits for the first (one per host).
+    let mut second = submit(&scheduler, "a", Category::Watch);
+    assert!(second.try_granted().is_none());
+    // Work of other categories is not held back by running watches.
+    drop(control_guard);
+    let mut inventory = submit(&scheduler, "a", Category::Inventory);
+    let inventory_guard = inventory.try_granted();
+    assert!(
+        inventory_guard.is_some(),
+        "a watch held back inventory work"
+    );
+    drop(guard_a);
+    assert!(second.try_granted().is_some());
+    assert_eq!(scheduler.load().running, 1);
+}
+
+#[test]
+fn a_waiting_watch_starts_while_the_global_limit_is_full() {
+    let mut limits = limits(1, 4);
+    limits
+        .categories
+        .get_mut(Category::Watch)
+        .per_host_in_flight = 1;
+    let scheduler = Scheduler::new(limits, []);
+    let mut first = submit(&scheduler, "a", Category::Inventory);
+    let first_guard = first.try_granted();
+    assert!(first_guard.is_some());
+    // Queued behind the full global limit: an inventory task, then a watch of a host
+    // whose watch slot is taken, then another watch.
+    let mut queued = submit(&scheduler, "b", Category::Inventory);
+    let mut watch_c = submit(&scheduler, "c", Category::Watch);
+    let c_guard = watch_c.try_granted();
+    assert!(c_guard.is_some());
+    let mut watch_c_again = submit(&scheduler, "c", Category::Watch);
+    assert!(watch_c_again.try_granted().is_none());
+    drop(c_guard);
+    // Dispatch looked past the inventory task stuck on the global limit.
+    assert!(watch_c_again.try_granted().is_some());
+    assert!(queued.try_granted().is_none());
+    drop(first_guard);
+    assert!(queued.try_granted().is_some());
 }
