@@ -239,8 +239,9 @@ fn main() -> Res<()> {
         "inventory.collect of one simulated host with {VMS} VMs ({size} bytes of result), NTLM with message encryption over HTTP, {operations} operations each"
     );
     println!(
-        "agent bundle {} bytes sent on stdin per operation; bootstrap command line {} characters",
+        "agent bundle {} bytes, sent packed as {} bytes on stdin per operation; bootstrap command line {} characters",
         reused.bundle().len(),
+        reused.bundle().packed().len(),
         reused.bootstrap().command_line().len()
     );
     runtime.block_on(async {
