@@ -10,6 +10,12 @@
 //! watch_buffer = 1024           # batches a watcher may lag before it is resynced
 //! heartbeat_interval = "15s"    # idle Watch streams get a heartbeat this often
 //!
+//! [inventory.watch]             # host watches: out-of-band changes without waiting for the schedule
+//! enabled = true                # one inventory.watch per host, refresh on every change
+//! length = "5m"                 # one watch's length (1s..1h, whole seconds); the next follows at once
+//! backoff_min = "5s"            # first wait after a failed watch (polling continues meanwhile)
+//! backoff_max = "1m"            # longest wait, doubling from backoff_min
+//!
 //! [inventory.server]            # listen (default 127.0.0.1:50053), drain_timeout, keepalive_interval
 //! [inventory.telemetry]         # filter, format
 //! [inventory.remote_tasks]      # endpoint (default http://127.0.0.1:50051), timeouts
@@ -54,6 +60,8 @@ pub struct Config {
     /// An idle `Watch` stream gets a heartbeat this often.
     #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
+    /// Host watches (`inventory.watch`).
+    pub watch: WatchConfig,
     /// The gRPC server.
     pub server: ServerConfig,
     /// Logging.
@@ -62,6 +70,54 @@ pub struct Config {
     pub remote_tasks: ClientConfig,
     /// The notifications service; an empty endpoint means none.
     pub notifications: ClientConfig,
+}
+
+/// The `[inventory.watch]` table: host watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WatchConfig {
+    /// Run one `inventory.watch` per configured host and refresh a host on every change.
+    pub enabled: bool,
+    /// How long one watch runs before the next begins (1 s to 1 h, whole seconds).
+    #[serde(with = "duration")]
+    pub length: Duration,
+    /// The first wait after a failed watch.
+    #[serde(with = "duration")]
+    pub backoff_min: Duration,
+    /// The longest wait after failed watches (the wait doubles up to it).
+    #[serde(with = "duration")]
+    pub backoff_max: Duration,
+}
+
+impl Default for WatchConfig {
+    fn default() -> WatchConfig {
+        WatchConfig {
+            enabled: true,
+            length: Duration::from_secs(300),
+            backoff_min: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl WatchConfig {
+    fn validate(&self, issues: &mut Issues) {
+        if self.length < Duration::from_secs(1)
+            || self.length > Duration::from_secs(3600)
+            || self.length.subsec_nanos() != 0
+        {
+            issues.push("watch.length", "must be whole seconds between 1s and 1h");
+        }
+        if self.backoff_min < Duration::from_millis(100) || self.backoff_min > self.backoff_max {
+            issues.push(
+                "watch.backoff_min",
+                "must be at least 100ms and at most watch.backoff_max",
+            );
+        }
+        if self.backoff_max > Duration::from_secs(3600) {
+            issues.push("watch.backoff_max", "must be at most 1h");
+        }
+    }
 }
 
 impl Default for Config {
@@ -74,6 +130,7 @@ impl Default for Config {
             watch_history: 20_000,
             watch_buffer: 1024,
             heartbeat_interval: Duration::from_secs(15),
+            watch: WatchConfig::default(),
             server: ServerConfig::on_port(DEFAULT_PORT),
             telemetry: TelemetryConfig::default(),
             remote_tasks: ClientConfig::local(REMOTE_TASKS_PORT),
@@ -131,6 +188,7 @@ impl ServiceConfig for Config {
         {
             issues.push("heartbeat_interval", "must be between 100ms and 1h");
         }
+        self.watch.validate(issues);
         self.server.validate("server", issues);
         if let Err(message) = self.telemetry.check() {
             issues.push("telemetry.filter", message);

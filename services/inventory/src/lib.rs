@@ -5,7 +5,9 @@
 //!
 //! Called by the gateway (and the jobs service, later) over gRPC. It calls remote-tasks:
 //! `ListHosts` for the fleet, `Run("inventory.collect")` for each host, on a schedule
-//! spread over the refresh interval. A host that fails is marked unreachable with the
+//! spread over the refresh interval, and (`[inventory.watch]`, on by default)
+//! `Run("inventory.watch")` on every host, refreshing a host as soon as it reports a
+//! change ([`refresh::watch`]). A host that fails is marked unreachable with the
 //! reason; its VMs are kept and marked stale until it answers again. When configured, it
 //! publishes those transitions (and slow hosts, and cycles that cannot keep up) to the
 //! notifications service ([`notify`]).
@@ -43,6 +45,7 @@ use crate::grpc::service::InventoryService;
 use crate::refresh::collector::{Collector, LogHooks, RefreshHooks};
 use crate::refresh::engine::{RefreshSettings, Refresher};
 use crate::refresh::schedule::{self, Listing, ScheduleSettings};
+use crate::refresh::watch::{self as host_watch, WatchSettings};
 
 /// The process name, as health and diagnostics report it.
 pub const SERVICE_NAME: &str = "aetherv-inventory";
@@ -162,11 +165,25 @@ where
         listing,
         stop.clone(),
     ));
+    let watchers = config.watch.enabled.then(|| {
+        tokio::spawn(host_watch::run(
+            refresher.clone(),
+            WatchSettings {
+                length: config.watch.length,
+                backoff_min: config.watch.backoff_min,
+                backoff_max: config.watch.backoff_max,
+            },
+            stop.clone(),
+        ))
+    });
     let follower = tokio::spawn(follow_listing(listed, health));
     let served = server.serve(listener, shutdown).await;
     stop.cancel();
     follower.abort();
     let _ = scheduler.await;
+    if let Some(watchers) = watchers {
+        let _ = watchers.await;
+    }
     refresher.close().await;
     served.map_err(Error::Server)
 }

@@ -1,6 +1,6 @@
 //! The [`Collector`] over remote-tasks' gRPC API: the fleet from `ListHosts`, one host's
-//! inventory from `Run("inventory.collect", category INVENTORY)`. Inventory never talks
-//! to a host itself.
+//! inventory from `Run("inventory.collect", category INVENTORY)`, one host's changes from
+//! `Run("inventory.watch", category WATCH)`. Inventory never talks to a host itself.
 
 use std::time::Duration;
 
@@ -14,10 +14,16 @@ use tonic::Code;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
 
-use crate::refresh::collector::{CollectError, Collector};
+use crate::refresh::collector::{CollectError, Collector, WatchSignal};
 
 /// Extra time a call may take beyond the operation's timeout (queueing and transport).
 const CALL_MARGIN: Duration = Duration::from_secs(5);
+/// Extra run time a watch may take beyond its length (starting PowerShell, subscribing,
+/// the last Wait-Event).
+const WATCH_RUN_MARGIN: Duration = Duration::from_secs(60);
+/// Extra time a watch call may take beyond its run timeout (queueing behind the host's
+/// previous watch while it is being stopped, and transport).
+const WATCH_CALL_MARGIN: Duration = Duration::from_secs(60);
 
 /// remote-tasks as seen by inventory.
 #[derive(Debug, Clone)]
@@ -85,6 +91,88 @@ impl RemoteTasks {
             }
         }
     }
+}
+
+impl RemoteTasks {
+    async fn watch_host(
+        &self,
+        host: &HostId,
+        seconds: u32,
+        signals: &(dyn Fn(WatchSignal) + Send + Sync),
+    ) -> Result<(), ApiError> {
+        let run_timeout = Duration::from_secs(u64::from(seconds)) + WATCH_RUN_MARGIN;
+        let mut request = tonic::Request::new(pb::RunRequest {
+            host: host.as_str().to_string(),
+            operation: "inventory.watch".to_string(),
+            params_json: serde_json::json!({ "seconds": seconds }).to_string(),
+            category: pb::Category::Watch as i32,
+            timeout: prost_types::Duration::try_from(run_timeout).ok(),
+            correlation_id: String::new(),
+        });
+        request.set_timeout(run_timeout + WATCH_CALL_MARGIN);
+        if let Ok(context) = CallContext::background("inventory") {
+            context.attach(&mut request);
+        }
+        let broke = |status: tonic::Status| {
+            let error = ApiError::from_status(&status);
+            ApiError {
+                message: format!(
+                    "inventory.watch on host {host}: remote-tasks: {}",
+                    error.message
+                ),
+                ..error
+            }
+        };
+        let mut stream = self
+            .client
+            .clone()
+            .run(request)
+            .await
+            .map_err(broke)?
+            .into_inner();
+        loop {
+            let Some(event) = stream.message().await.map_err(broke)? else {
+                return Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("remote-tasks ended the watch of host {host} without a result"),
+                ));
+            };
+            match event.event {
+                Some(pb::run_event::Event::Started(_)) => signals(WatchSignal::Started),
+                Some(pb::run_event::Event::HostEvent(change)) => {
+                    let vm = (!change.vm_id.is_empty()).then_some(change.vm_id);
+                    signals(WatchSignal::Changed(vm));
+                }
+                Some(pb::run_event::Event::Result(result)) => {
+                    return match outcome_of_watch(host, result) {
+                        Ok(()) => Ok(()),
+                        Err(error) => Err(error),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn outcome_of_watch(host: &HostId, result: pb::Result) -> Result<(), ApiError> {
+    if result.ok {
+        return Ok(());
+    }
+    let (code, message) = match result.error {
+        Some(task) => (
+            aetherv_proto::common::v1::ErrorCode::try_from(task.code)
+                .ok()
+                .and_then(ErrorCode::from_proto)
+                .unwrap_or(ErrorCode::Internal),
+            task.message,
+        ),
+        None => (
+            ErrorCode::Internal,
+            format!("inventory.watch on host {host} failed without an error"),
+        ),
+    };
+    Err(ApiError::new(code, message))
 }
 
 fn refused_or_failed(host: &HostId, status: &tonic::Status) -> CollectError {
@@ -161,5 +249,14 @@ impl Collector for RemoteTasks {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<InventoryCollectResult, CollectError>> {
         Box::pin(self.collect_host(host, context, timeout))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        host: &'a HostId,
+        seconds: u32,
+        signals: &'a (dyn Fn(WatchSignal) + Send + Sync),
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(self.watch_host(host, seconds, signals))
     }
 }

@@ -1,11 +1,12 @@
-//! The seam between the refresh engine and the hosts: who is in the fleet, and one host's
-//! `inventory.collect`. In the service it is remote-tasks over gRPC ([`crate::remote`]).
+//! The seam between the refresh engine and the hosts: who is in the fleet, one host's
+//! `inventory.collect`, and one host's `inventory.watch`. In the service it is
+//! remote-tasks over gRPC ([`crate::remote`]).
 
 use std::time::Duration;
 
 use aetherv_hyperv::HostId;
 use aetherv_hyperv::ops::inventory::InventoryCollectResult;
-use aetherv_runtime::{ApiError, CallContext};
+use aetherv_runtime::{ApiError, CallContext, ErrorCode};
 use futures::future::BoxFuture;
 
 /// Why a collection produced no data.
@@ -16,6 +17,15 @@ pub enum CollectError {
     Refused(ApiError),
     /// The refresh failed: the host is unreachable for this reason.
     Failed(ApiError),
+}
+
+/// What a running host watch reports, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchSignal {
+    /// The watch was sent to the host (changes from now on are reported).
+    Started,
+    /// Something changed on the host: a VM (its id) or, with `None`, the host as a whole.
+    Changed(Option<String>),
 }
 
 /// Where the fleet comes from and how a host is collected.
@@ -30,6 +40,24 @@ pub trait Collector: Send + Sync + 'static {
         context: &'a CallContext,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<InventoryCollectResult, CollectError>>;
+
+    /// Runs `inventory.watch` on `host` for `seconds`, calling `signals` as it starts and
+    /// for every change, until it ends (Ok) or fails. Dropping the future stops it. The
+    /// default cannot watch: it fails at once (the polling schedule still refreshes).
+    fn watch<'a>(
+        &'a self,
+        host: &'a HostId,
+        seconds: u32,
+        signals: &'a (dyn Fn(WatchSignal) + Send + Sync),
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (seconds, signals);
+        Box::pin(async move {
+            Err(ApiError::new(
+                ErrorCode::FailedPrecondition,
+                format!("this collector cannot watch host {host}"),
+            ))
+        })
+    }
 }
 
 /// What the engine reports beyond the model: transitions operators should hear about.

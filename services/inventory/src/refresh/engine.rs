@@ -170,6 +170,22 @@ impl Refresher {
         }
     }
 
+    /// Refreshes `host` with data collected after this call: a refresh of it already
+    /// running (it may have read the host before a change the caller knows of) is waited
+    /// for first, then a new one runs (or one started since is joined).
+    pub async fn refresh_after(self: &Arc<Self>, host: &HostId, context: &CallContext) -> Shared {
+        let running = self
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(host)
+            .cloned();
+        if let Some(mut running) = running {
+            let _ = running.wait_for(Option::is_some).await;
+        }
+        self.refresh(host, context).await
+    }
+
     async fn run(&self, ticket: &Ticket, context: &CallContext) -> Shared {
         let host: &HostId = &ticket.host;
         let started = Instant::now();
