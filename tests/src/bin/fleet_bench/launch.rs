@@ -26,6 +26,8 @@ pub struct Fleet {
     pub refresh_interval: String,
     /// telemetry.filter of every service.
     pub log_filter: String,
+    /// inventory.watch.enabled (host watches).
+    pub host_watch: bool,
 }
 
 /// A running `aetherv up`.
@@ -76,6 +78,10 @@ impl Suite {
             .args(["--vms-per-host", &fleet.vms_per_host.to_string()])
             .args(["--clusters", &fleet.clusters.to_string()])
             .args(["--refresh-interval", &fleet.refresh_interval])
+            .env(
+                "AETHERV_INVENTORY__WATCH__ENABLED",
+                if fleet.host_watch { "true" } else { "false" },
+            )
             .args(["--log-filter", &fleet.log_filter])
             .args(["--start-timeout", "600s"])
             .arg("--ephemeral-ports")

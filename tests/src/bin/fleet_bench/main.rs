@@ -8,7 +8,8 @@
 //! - p50/p99 of `GET /api/v1/vms` (a page of 100; a filtered, sorted page of 100; a name
 //!   search) and of gRPC `ListVms` (a page of 100), sequential on one connection;
 //! - the delay from an out-of-band change in the simulator to its `/ws` event, as the
-//!   refresh schedule finds it and with an immediate `RefreshHost`.
+//!   host watches (`inventory.watch`) find it — or, with `--no-host-watch`, the refresh
+//!   schedule — and with an immediate `RefreshHost`.
 //!
 //! ```text
 //! cargo run --release -p aetherv-tests --bin fleet-bench -- --hosts 500 --vms-per-host 25 --runs 3
@@ -58,6 +59,10 @@ struct Args {
     /// telemetry.filter of every service.
     #[arg(long, default_value = "warn")]
     log_filter: String,
+    /// Turn inventory's host watches off (inventory.watch.enabled = false): changes are
+    /// then found by the refresh schedule only.
+    #[arg(long)]
+    no_host_watch: bool,
     /// The aetherv binary (default: this workspace's release build).
     #[arg(long)]
     aetherv: Option<PathBuf>,
@@ -157,6 +162,7 @@ async fn run_once(
     let started = suite.started;
     suite.stop().await?;
     Ok(Run {
+        host_watch: fleet.host_watch,
         sim_ready: sim_ready.saturating_duration_since(started),
         services_ready: ready_at.saturating_duration_since(started),
         complete: complete_at.saturating_duration_since(started),
@@ -203,15 +209,17 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         clusters: args.clusters.unwrap_or((args.hosts / 50).max(1)),
         refresh_interval: args.refresh_interval.clone(),
         log_filter: args.log_filter.clone(),
+        host_watch: !args.no_host_watch,
     };
     println!("{}", report::machine());
     println!(
-        "fleet: {} hosts × {} VMs = {} VMs, {} clusters; refresh interval {}; {} samples per latency; {} changes per /ws figure",
+        "fleet: {} hosts × {} VMs = {} VMs, {} clusters; refresh interval {}; host watches {}; {} samples per latency; {} changes per /ws figure",
         fleet.hosts,
         fleet.vms_per_host,
         fleet.hosts * fleet.vms_per_host,
         fleet.clusters,
         fleet.refresh_interval,
+        if fleet.host_watch { "on" } else { "off" },
         args.samples,
         args.changes
     );

@@ -68,7 +68,10 @@ pub struct Run {
     pub broad: (String, u64),
     /// gRPC `ListVms`, a page of 100.
     pub grpc_page: Percentiles,
-    /// Out-of-band change → `/ws`, found by the schedule.
+    /// Whether inventory's host watches were on (then they, not the schedule, find changes).
+    pub host_watch: bool,
+    /// Out-of-band change → `/ws`, without help: found by the host watch when it is on,
+    /// else by the refresh schedule.
     pub ws_scheduled: Percentiles,
     /// Out-of-band change → `/ws`, with an immediate `RefreshHost`.
     pub ws_refreshed: Percentiles,
@@ -176,7 +179,14 @@ impl Run {
             "\n| out-of-band change → /ws event | p50 s | p99 s | max s | n |\n|---|---|---|---|---|"
         );
         for (name, p) in [
-            ("found by the refresh schedule", &self.ws_scheduled),
+            (
+                if self.host_watch {
+                    "found by the host watch (inventory.watch)"
+                } else {
+                    "found by the refresh schedule (host watch off)"
+                },
+                &self.ws_scheduled,
+            ),
             ("with an immediate RefreshHost", &self.ws_refreshed),
         ] {
             let _ = writeln!(
@@ -227,6 +237,7 @@ pub fn medians(runs: &[Run]) -> String {
         search: runs[0].search.clone(),
         broad: runs[0].broad.clone(),
         grpc_page: percentiles(&|r| r.grpc_page),
+        host_watch: runs[0].host_watch,
         ws_scheduled: percentiles(&|r| r.ws_scheduled),
         ws_refreshed: percentiles(&|r| r.ws_refreshed),
         ..Run::default()
