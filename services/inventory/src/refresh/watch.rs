@@ -7,7 +7,8 @@
 //! unreachable, an agent without the operation, remote-tasks down) is retried after a
 //! backoff (`backoff_min` doubling to `backoff_max`) while the polling schedule keeps the
 //! host fresh. A watch failure never changes the host's status: only refreshes do.
-//! Watchers follow the configured host list and stop on shutdown (dropping the watch's
+//! Watchers follow the configured host list (a host's watch starts once its first refresh
+//! has been tried, so watches do not compete with the cold start) and stop on shutdown (dropping the watch's
 //! call cancels it, which stops the command on the host).
 
 use std::collections::HashMap;
@@ -49,9 +50,15 @@ pub async fn run(refresher: Arc<Refresher>, settings: WatchSettings, stop: Cance
     let mut watchers: HashMap<HostId, CancellationToken> = HashMap::new();
     let mut tasks = JoinSet::new();
     loop {
-        let configured: Vec<HostId> = refresher
-            .store()
-            .read(|fleet| fleet.hosts().map(|h| h.id.as_ref().clone()).collect());
+        // A host's watch starts once its first refresh has been tried, so that watches
+        // do not compete with the cold-start collection of the fleet.
+        let configured: Vec<HostId> = refresher.store().read(|fleet| {
+            fleet
+                .hosts()
+                .filter(|h| h.last_refresh.is_some())
+                .map(|h| h.id.as_ref().clone())
+                .collect()
+        });
         let wanted: std::collections::HashSet<&HostId> = configured.iter().collect();
         watchers.retain(|host, token| {
             let keep = wanted.contains(host);
