@@ -146,3 +146,52 @@ async fn out_of_band_changes_reach_watch_and_websocket() -> anyhow::Result<()> {
     stack.stop().await?;
     Ok(())
 }
+
+/// With the refresh schedule an hour away, an out-of-band change reaches a `/ws` client
+/// within the wait only through the host's `inventory.watch` (inventory refreshes the host
+/// when the watch reports the change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_watch_brings_an_out_of_band_change_to_websocket_without_the_schedule()
+-> anyhow::Result<()> {
+    let stack = TestStack::builder()
+        .hosts(2)
+        .vms_per_host(3)
+        .clusters(1)
+        .time_scale(1.0)
+        .inventory(|config| {
+            config.refresh_interval = Duration::from_secs(3600);
+            config.watch.length = Duration::from_secs(60);
+        })
+        .start()
+        .await?;
+    let summary = stack.wait_for_converged().await?;
+    let mut ws = stack.ws().await?;
+    ws.subscribe("inventory", Some(&summary.revision.to_string()))
+        .await?;
+    let host = stack.fleet.hosts()[0].clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while host.watchers() == 0 {
+        anyhow::ensure!(Instant::now() < deadline, "no watch ran on {}", host.name());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let target = host.vms()[0].id;
+    host.change_vm(
+        target,
+        &VmChange {
+            notes: Some("changed while watched".to_string()),
+            ..VmChange::default()
+        },
+    )?;
+    let target = target.to_string();
+    let frame = ws
+        .wait_for("the watched change on /ws", Duration::from_secs(20), |f| {
+            f["kind"] == "vm_upserted"
+                && f["data"]["id"] == target.as_str()
+                && f["data"]["notes"] == "changed while watched"
+        })
+        .await?;
+    assert_eq!(frame["topic"], "inventory");
+    ws.close().await;
+    stack.stop().await?;
+    Ok(())
+}
