@@ -143,7 +143,7 @@ fn the_configuration_reference_names_every_key() -> anyhow::Result<()> {
         ),
         ("gateway", keys(&aetherv_gateway::Config::default())?),
     ];
-    let categories = ["inventory", "control", "io", "deploy"];
+    let categories = ["inventory", "control", "io", "deploy", "watch"];
     let mut missing = Vec::new();
     for (name, mut keys) in services {
         let table = section(reference, &format!("### `[{name}]`"))?;
