@@ -122,9 +122,9 @@ where
         Err(reasons) => RemoteTasksService::Misconfigured(reasons),
     };
     let grpc = RemoteTasksServer::new(service.clone())
-        // Inventory results are large and compress well; gzip when the caller accepts it.
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
+        // Answers go uncompressed: between services (loopback, or pod to pod) gzip cost
+        // more CPU than the bytes it saved — power_jobs: 8.9 → 7.2 s of CPU for 1,000 jobs.
+        .accept_compressed(CompressionEncoding::Gzip);
     let server = GrpcServer::new(SERVICE_NAME, &server_config).add_service(grpc);
     let health = server.health();
     let tasks = match &service {
