@@ -73,6 +73,9 @@ pub struct WinrmHostAgent {
     clients: clients::ClientCache,
     bootstrap: Bootstrap,
     bundle: Arc<AgentBundle>,
+    /// The command of every call, built once: its bootstrap argument (~3 KB) is not
+    /// copied per call, nor held by each running call (a watch runs for minutes).
+    spec: CommandSpec,
 }
 
 impl std::fmt::Debug for WinrmHostAgent {
@@ -105,11 +108,13 @@ impl WinrmHostAgent {
         bundle: AgentBundle,
         options: WinrmAgentOptions,
     ) -> Self {
+        let spec = CommandSpec::new(bootstrap.command(), bootstrap.arguments());
         Self {
             options,
             clients: clients::ClientCache::default(),
             bootstrap,
             bundle: Arc::new(bundle),
+            spec,
         }
     }
 
@@ -135,7 +140,7 @@ impl WinrmHostAgent {
 
     /// The WinRS command of every call.
     pub fn command_spec(&self) -> CommandSpec {
-        CommandSpec::new(self.bootstrap.command(), self.bootstrap.arguments())
+        self.spec.clone()
     }
 
     fn client(&self, host: &HostTarget) -> Result<Client, aetherv_winrm::Error> {
@@ -167,10 +172,9 @@ impl WinrmHostAgent {
         let stop = options.cancel.child_token();
         let (sink, output) = mpsc::channel(64);
         debug!(host = %host.id(), %operation, correlation_id = %request.correlation_id(), "agent call");
-        let spec = self.command_spec();
         let run = run_command(
             &client,
-            &spec,
+            &self.spec,
             Some(stdin),
             sink,
             &stop,

@@ -164,8 +164,10 @@ async fn execute(
     // concurrent calls cannot starve each other of the pool (a Receive long poll holds its
     // connection for up to the OperationTimeout). The agent reads all of stdin before it
     // writes anything, and WinRS buffers stdin for any other command.
-    if let Some(data) = &stdin {
-        shell.send_stdin(&command_id, data, true).await?;
+    // Sent stdin is dropped before the output is awaited: it holds the request and the
+    // packed bundle (~35 KB), and a watch waits for output for minutes.
+    if let Some(data) = stdin {
+        shell.send_stdin(&command_id, &data, true).await?;
     }
     receive_until_done(&shell, &command_id, &sink).await
 }

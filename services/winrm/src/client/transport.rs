@@ -49,7 +49,7 @@ impl Drop for Conn {
 /// A plaintext HTTP response.
 pub(crate) struct HttpResponse {
     pub status: StatusCode,
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 pub(crate) struct Transport {
@@ -257,7 +257,7 @@ impl Transport {
         &self,
         conn: &mut Conn,
         req: Request<Full<Bytes>>,
-    ) -> Result<(http::response::Parts, Vec<u8>), Error> {
+    ) -> Result<(http::response::Parts, Bytes), Error> {
         // NotConnected marks a request that never left (safe to retry on a new connection).
         let io_err = |e: hyper::Error, unsent: bool| Error::Connect {
             endpoint: self.endpoint.clone(),
@@ -282,7 +282,7 @@ impl Transport {
                 source: io::Error::other(e.to_string()),
             })?
             .to_bytes();
-        Ok((parts, body.to_vec()))
+        Ok((parts, body))
     }
 
     fn auth_failed(&self, reason: &str) -> Error {
@@ -360,9 +360,11 @@ impl Transport {
     pub(crate) async fn exchange(&self, soap: String) -> Result<HttpResponse, Error> {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Cancelled)?;
         let timeout = self.request_timeout();
+        // Shared, not copied, with the one retry below (a Send carries ~50 KB).
+        let plain = Bytes::from(soap.into_bytes());
         let fut = async {
             let (mut conn, reused) = self.checkout().await?;
-            let mut result = self.exchange_on(&mut conn, soap.clone()).await;
+            let mut result = self.exchange_on(&mut conn, plain.clone()).await;
             if reused
                 && matches!(&result, Err(Error::Connect { source, .. }) if source.kind() == io::ErrorKind::NotConnected)
             {
@@ -370,7 +372,7 @@ impl Transport {
                 // connection (and NTLM handshake) cannot run the request twice.
                 debug!(endpoint = %self.endpoint, "pooled connection was closed; using a new one");
                 conn = self.open().await?;
-                result = self.exchange_on(&mut conn, soap).await;
+                result = self.exchange_on(&mut conn, plain).await;
             }
             if result.is_ok() {
                 self.release(conn);
@@ -382,8 +384,7 @@ impl Transport {
             .map_err(|_| self.timeout_error(TimeoutKind::Request, timeout))?
     }
 
-    async fn exchange_on(&self, conn: &mut Conn, soap: String) -> Result<HttpResponse, Error> {
-        let plain = Bytes::from(soap.into_bytes());
+    async fn exchange_on(&self, conn: &mut Conn, plain: Bytes) -> Result<HttpResponse, Error> {
         let mut req = match conn.sealing.as_mut() {
             Some(ctx) => {
                 let sealed = ctx
@@ -415,7 +416,7 @@ impl Transport {
                     &body,
                 )
             })?;
-            ctx.decrypt_body(&body).map_err(|e| {
+            ctx.decrypt_body(&body).map(Bytes::from).map_err(|e| {
                 Error::protocol(
                     &self.endpoint,
                     format!("cannot decrypt the response: {e}"),
