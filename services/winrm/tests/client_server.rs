@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aetherv_winrm::client::{AuthMethod, Client, CommandSpec, Error, Shell, TimeoutKind};
@@ -585,4 +586,85 @@ async fn a_run_cancelled_while_its_shell_is_opening_deletes_that_shell() {
     })
     .await;
     assert_eq!(srv.server.shell_count(), 0);
+}
+
+#[tokio::test]
+async fn connections_a_burst_opened_are_closed_once_idle() {
+    let srv = start(server_config(), false).await;
+    let server = srv.server.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = open.clone();
+    let acceptor = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                return;
+            };
+            let (server, open) = (server.clone(), counted.clone());
+            tokio::spawn(async move {
+                open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = server.serve_connection(tcp, peer).await;
+                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+    let mut cfg = aetherv_winrm::ClientConfig::new(
+        format!("http://{addr}/wsman"),
+        AuthMethod::Ntlm,
+        USER,
+        PASSWORD,
+    );
+    cfg.max_connections = 4;
+    cfg.surplus_idle = Duration::from_millis(300);
+    let client = Client::new(cfg).unwrap();
+    // A burst: four commands held open at once, each long-polling on its own connection.
+    let client = Arc::new(client);
+    let burst: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut spec = CommandSpec::new("gate", vec![]);
+                spec.stdin = Some(Bytes::new());
+                run(&client, spec).await.0
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while srv.server.shell_count() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the burst did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let opened = open.load(std::sync::atomic::Ordering::SeqCst);
+    while !burst.iter().all(|b| b.is_finished()) {
+        srv.gate.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for b in burst {
+        let r = b.await.unwrap();
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert!(opened >= 2, "the burst used {opened} connections");
+    // Idle past surplus_idle, then one more command: the surplus is closed, one is kept.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (r, _, _) = run(&client, echo_spec(vec!["again".into()])).await;
+    assert!(r.is_ok(), "{r:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while open.load(std::sync::atomic::Ordering::SeqCst) > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} connections still open",
+            open.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The one kept is reused: no new connection for the next command.
+    let (r, _, _) = run(&client, echo_spec(vec!["kept".into()])).await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(open.load(std::sync::atomic::Ordering::SeqCst), 1);
+    acceptor.abort();
 }

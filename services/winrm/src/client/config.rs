@@ -74,6 +74,9 @@ pub struct ClientConfig {
     pub max_envelope_size: u32,
     /// Authenticated keep-alive connections kept per endpoint.
     pub max_connections: usize,
+    /// How long an idle connection other than the most recently used one is kept before
+    /// it is closed (60 s): what a burst opened does not stay open for good.
+    pub surplus_idle: Duration,
 }
 
 /// MS-WSMV NetworkDelayms: the HTTP timeout is OperationTimeout plus this.
@@ -99,6 +102,7 @@ impl ClientConfig {
             operation_timeout: Duration::from_secs(20),
             max_envelope_size: 153_600,
             max_connections: 4,
+            surplus_idle: Duration::from_secs(60),
         }
     }
 

@@ -60,7 +60,8 @@ pub(crate) struct Transport {
     host_header: HeaderValue,
     config: ClientConfig,
     tls: Option<tokio_rustls::TlsConnector>,
-    idle: Mutex<Vec<Conn>>,
+    /// Idle connections, the most recently used last, each with when it was put back.
+    idle: Mutex<Vec<(Conn, tokio::time::Instant)>>,
     permits: Semaphore,
 }
 
@@ -337,7 +338,7 @@ impl Transport {
     async fn checkout(&self) -> Result<(Conn, bool), Error> {
         loop {
             let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-            match idle {
+            match idle.map(|(conn, _)| conn) {
                 Some(conn) if !conn.sender.is_closed() => return Ok((conn, true)),
                 Some(_) => continue,
                 None => return Ok((self.open().await?, false)),
@@ -349,11 +350,31 @@ impl Transport {
         if conn.sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.config.max_connections
-        {
-            idle.push(conn);
+        let now = tokio::time::Instant::now();
+        let surplus: Vec<(Conn, tokio::time::Instant)> = match self.idle.lock() {
+            Ok(mut idle) => {
+                if idle.len() < self.config.max_connections {
+                    idle.push((conn, now));
+                }
+                // The least recently used sit first; reuse takes from the end. A burst (cold
+                // start, several jobs on one host) opens up to max_connections; afterwards a
+                // host needs one for its refreshes (and one more while a watch's Receive
+                // holds another), so the rest are closed rather than kept for good (~23 KB
+                // each, and the host's side of them).
+                let stale = idle
+                    .iter()
+                    .take(idle.len().saturating_sub(1))
+                    .take_while(|(_, at)| now.duration_since(*at) > self.config.surplus_idle)
+                    .count();
+                idle.drain(..stale).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        if !surplus.is_empty() {
+            debug!(endpoint = %self.endpoint, closed = surplus.len(), "closing surplus idle connections");
         }
+        // Dropped outside the lock: each drop ends its connection's task.
+        drop(surplus);
     }
 
     /// Sends one SOAP envelope and returns the plaintext response.
