@@ -27,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // prost with small per-call buffers: see src/codec.rs.
+        .codec_path("crate::codec::LeanCodec")
         .file_descriptor_set_path(out.join("aetherv_descriptor.bin"))
         .compile_with_config(
             config,

@@ -5,6 +5,8 @@
 //! generated clients; `aetherv-runtime` serves [`FILE_DESCRIPTOR_SET`] for reflection. This
 //! crate has no logic.
 
+pub mod codec;
+
 /// Shared messages: ids, `ErrorDetail`, paging, entity references.
 pub mod common {
     /// `aetherv.common.v1`.
