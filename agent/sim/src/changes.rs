@@ -5,7 +5,7 @@
 //! of the control API, power transitions settling — reaches the watchers as it happens,
 //! without polling.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
 
@@ -61,28 +61,22 @@ impl Fingerprint {
             return Vec::new();
         }
         let before: HashMap<VmId, u64> = self.by_vm.iter().copied().collect();
-        let mut lines = Vec::new();
-        let mut seen = 0;
-        for (id, hash) in &after.by_vm {
-            match before.get(id) {
-                None => lines.push(EventLine::vm(EventChange::Created, *id)),
-                Some(old) => {
-                    seen += 1;
-                    if old != hash {
-                        lines.push(EventLine::vm(EventChange::Modified, *id));
-                    }
-                }
-            }
-        }
-        if seen < before.len() {
-            let present: HashMap<VmId, ()> = after.by_vm.iter().map(|(id, _)| (*id, ())).collect();
-            lines.extend(
-                self.by_vm
-                    .iter()
-                    .filter(|(id, _)| !present.contains_key(id))
-                    .map(|(id, _)| EventLine::vm(EventChange::Deleted, *id)),
-            );
-        }
+        let after_ids: HashSet<VmId> = after.by_vm.iter().map(|(id, _)| *id).collect();
+        let mut lines: Vec<EventLine> = after
+            .by_vm
+            .iter()
+            .filter_map(|(id, hash)| match before.get(id) {
+                None => Some(EventLine::vm(EventChange::Created, *id)),
+                Some(old) if old != hash => Some(EventLine::vm(EventChange::Modified, *id)),
+                Some(_) => None,
+            })
+            .collect();
+        lines.extend(
+            self.by_vm
+                .iter()
+                .filter(|(id, _)| !after_ids.contains(id))
+                .map(|(id, _)| EventLine::vm(EventChange::Deleted, *id)),
+        );
         lines
     }
 }

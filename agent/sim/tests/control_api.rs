@@ -3,42 +3,13 @@
 
 mod common;
 
+use common::http;
+
 use std::time::Duration;
 
 use aetherv_hvsim::SimFleet;
 use aetherv_hyperv::Operation;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-
-async fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let response = client
-        .request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"))
-    };
-    (status, value)
-}
 
 async fn start(fleet: &SimFleet) -> String {
     let addr = fleet

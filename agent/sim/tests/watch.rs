@@ -6,32 +6,13 @@
 
 mod common;
 
+use common::http;
+
 use std::time::Duration;
 
 use aetherv_hvsim::{NewVm, SimFleet, SimHost};
 use aetherv_hyperv::{AgentEvent, EventChange, EventLine, Generation, Operation, VmId, VmState};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
-
-async fn http(method: &str, url: &str, body: Option<Value>) -> u16 {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let response = client
-        .request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let _ = response.into_body().collect().await;
-    status
-}
+use serde_json::json;
 
 /// Waits (real time, bounded) until `host` has `n` watchers.
 async fn until_watchers(host: &SimHost, n: usize) {
@@ -86,7 +67,7 @@ async fn out_of_band_changes_reach_a_running_watch_and_it_ends_after_its_seconds
     until_watchers(&host, 1).await;
 
     // Out of band, through the control API: a setting, a new VM, a removal.
-    let patch = http(
+    let (patch, _) = http(
         "PATCH",
         &format!("{base}/vms/{existing}"),
         Some(json!({"cpu_count": 3})),
@@ -96,7 +77,7 @@ async fn out_of_band_changes_reach_a_running_watch_and_it_ends_after_its_seconds
     let added = host
         .add_vm(&new_vm("watched-new"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let delete = http("DELETE", &format!("{base}/vms/{doomed}"), None).await;
+    let (delete, _) = http("DELETE", &format!("{base}/vms/{doomed}"), None).await;
     assert!((200..300).contains(&delete), "delete answered {delete}");
 
     let answer = tokio::time::timeout(Duration::from_secs(20), watch)

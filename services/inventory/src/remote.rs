@@ -37,8 +37,8 @@ impl RemoteTasks {
     pub fn new(config: &ClientConfig) -> Result<RemoteTasks, aetherv_runtime::client::Error> {
         let channel = aetherv_runtime::connect_lazy(config)?;
         let client = RemoteTasksClient::new(channel)
-            // A host with many VMs answers more than tonic's 4 MiB default; remote-tasks
-            // compresses when asked.
+            // A host with many VMs answers more than tonic's 4 MiB default. Accepting gzip
+            // keeps working with a remote-tasks that compresses (ours answers plainly).
             .max_decoding_message_size(64 << 20)
             .accept_compressed(CompressionEncoding::Gzip);
         Ok(RemoteTasks {
@@ -144,10 +144,7 @@ impl RemoteTasks {
                     signals(WatchSignal::Changed(vm));
                 }
                 Some(pb::run_event::Event::Result(result)) => {
-                    return match outcome_of_watch(host, result) {
-                        Ok(()) => Ok(()),
-                        Err(error) => Err(error),
-                    };
+                    return outcome_of_watch(host, result);
                 }
                 _ => {}
             }
@@ -159,20 +156,22 @@ fn outcome_of_watch(host: &HostId, result: pb::Result) -> Result<(), ApiError> {
     if result.ok {
         return Ok(());
     }
-    let (code, message) = match result.error {
-        Some(task) => (
-            aetherv_proto::common::v1::ErrorCode::try_from(task.code)
-                .ok()
-                .and_then(ErrorCode::from_proto)
-                .unwrap_or(ErrorCode::Internal),
-            task.message,
-        ),
-        None => (
+    Err(task_failure(host, "inventory.watch", result.error))
+}
+
+/// A failed run's error as an [`ApiError`] (its code, message and agent code).
+fn task_failure(host: &HostId, operation: &str, error: Option<pb::TaskError>) -> ApiError {
+    let Some(task) = error else {
+        return ApiError::new(
             ErrorCode::Internal,
-            format!("inventory.watch on host {host} failed without an error"),
-        ),
+            format!("{operation} on host {host} failed without an error"),
+        );
     };
-    Err(ApiError::new(code, message))
+    let code = aetherv_proto::common::v1::ErrorCode::try_from(task.code)
+        .ok()
+        .and_then(ErrorCode::from_proto)
+        .unwrap_or(ErrorCode::Internal);
+    ApiError::new(code, task.message).with_agent_code(task.agent_code)
 }
 
 fn refused_or_failed(host: &HostId, status: &tonic::Status) -> CollectError {
@@ -199,19 +198,11 @@ fn outcome(host: &HostId, result: pb::Result) -> Result<InventoryCollectResult, 
             ))
         });
     }
-    let Some(task) = result.error else {
-        return Err(CollectError::Failed(ApiError::new(
-            ErrorCode::Internal,
-            format!("inventory.collect on host {host} failed without an error"),
-        )));
-    };
-    let code = aetherv_proto::common::v1::ErrorCode::try_from(task.code)
-        .ok()
-        .and_then(ErrorCode::from_proto)
-        .unwrap_or(ErrorCode::Internal);
-    Err(CollectError::Failed(
-        ApiError::new(code, task.message).with_agent_code(task.agent_code),
-    ))
+    Err(CollectError::Failed(task_failure(
+        host,
+        "inventory.collect",
+        result.error,
+    )))
 }
 
 impl Collector for RemoteTasks {

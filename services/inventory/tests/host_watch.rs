@@ -67,6 +67,11 @@ async fn change_cpu(suite: &Suite, host: usize) -> (String, u32) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    bump_cpu(sim_host, &target)
+}
+
+/// Out of band (the simulator's control side, not an agent operation): one more CPU.
+fn bump_cpu(sim_host: &aetherv_hvsim::SimHost, target: &aetherv_hyperv::Vm) -> (String, u32) {
     let cpu_count = target.cpu_count + 1;
     let change = VmChange {
         cpu_count: Some(cpu_count),
@@ -124,14 +129,7 @@ async fn without_watches_the_change_waits_for_the_schedule() {
     let Some(target) = sim_host.vms().first().cloned() else {
         panic!("a vm")
     };
-    let cpu_count = target.cpu_count + 1;
-    let change = VmChange {
-        cpu_count: Some(cpu_count),
-        ..VmChange::default()
-    };
-    if let Err(error) = sim_host.change_vm(target.id, &change) {
-        panic!("out-of-band change: {error}");
-    }
+    let (_, cpu_count) = bump_cpu(sim_host, &target);
     assert_eq!(sim_host.watchers(), 0);
     let seen = upsert_of(
         &suite,

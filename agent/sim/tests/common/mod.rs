@@ -19,6 +19,9 @@ use aetherv_winrm::client::{
 };
 use aetherv_winrm::server::{CommandHandler, CommandRequest, ProcessIo, ShellInfo};
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -315,4 +318,34 @@ pub fn python() -> PathBuf {
         python.display()
     );
     python
+}
+
+/// One request to the simulator's control API: the status and the JSON body (null when
+/// empty).
+pub async fn http(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = client
+        .request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_bytes();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"))
+    };
+    (status, value)
 }
